@@ -1,0 +1,146 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Project root: everything relative (data dir, infra files) is resolved against it. */
+export const projectRoot = resolve(import.meta.dirname, '..');
+
+/** A `host:port` address as operators write it in the environment. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export const formatAddress = (a: Address): string => `${a.host}:${a.port}`;
+
+const addressSchema = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected host:port, for example 127.0.0.1:1883')
+  .transform((s, ctx): Address => {
+    const i = s.lastIndexOf(':');
+    const port = Number(s.slice(i + 1));
+    if (port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `port ${port} is out of range 1-65535` });
+      return z.NEVER;
+    }
+    return { host: s.slice(0, i), port };
+  });
+
+const address = (fallback: string) => z.string().default(fallback).pipe(addressSchema);
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every setting the environment may override, with its default. The names are part of the
+ * operator contract (README, docs/runbook.md): rename nothing without a migration note.
+ */
+const envSchema = z.object({
+  FACTORY_DATA_DIR: z.string().default('.data'),
+  FACTORY_CACHE_DIR: z.string().default(join(homedir(), '.cache', 'factory-floor')),
+  FACTORY_MQTT_ADDR: address('127.0.0.1:1883'),
+  FACTORY_NATS_ADDR: address('127.0.0.1:4222'),
+  FACTORY_KAFKA_ADDR: address('127.0.0.1:9092'),
+  FACTORY_KAFKA_CONTROLLER_ADDR: address('127.0.0.1:9093'),
+  FACTORY_INFLUX_ADDR: address('127.0.0.1:8086'),
+  FACTORY_INFLUX_RPC_ADDR: address('127.0.0.1:8088'),
+  FACTORY_TEMPORAL_ADDR: address('127.0.0.1:7233'),
+  FACTORY_TEMPORAL_UI_ADDR: address('127.0.0.1:8233'),
+  FACTORY_HTTP_ADDR: address('127.0.0.1:3000'),
+  FACTORY_INFLUX_DB: z.string().regex(/^\w+$/).default('factory'),
+  FACTORY_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  FACTORY_TELEMETRY_PARTITIONS: positiveInt.default(12),
+  FACTORY_COMMAND_PARTITIONS: positiveInt.default(16),
+  FACTORY_KAFKA_HEAP: z
+    .string()
+    .regex(/^\d+[mMgG]$/)
+    .default('768m'),
+  FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),
+  FACTORY_START_TIMEOUT_MS: positiveInt.default(180_000),
+  /** Secrets: when set they override what `factory up` generated into credentials.json. */
+  FACTORY_MQTT_USERNAME: z.string().min(1).optional(),
+  FACTORY_MQTT_PASSWORD: z.string().min(1).optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  dataDir: string;
+  cacheDir: string;
+  mqtt: Address;
+  nats: Address;
+  kafka: Address;
+  kafkaController: Address;
+  kafkaHeap: string;
+  influx: Address;
+  influxRpc: Address;
+  influxDb: string;
+  temporal: Address;
+  temporalUi: Address;
+  temporalNamespace: string;
+  http: Address;
+  partitions: { telemetry: number; commands: number };
+  stopTimeoutMs: number;
+  startTimeoutMs: number;
+  mqttOverride: { username: string; password: string } | undefined;
+}
+
+/** A bad environment is an operator error: it names the variable and what it expects. */
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${name}=${JSON.stringify(env[name] ?? '')} is invalid: ${issue.message}.`);
+  }
+  const e = parsed.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(projectRoot, p));
+  return {
+    dataDir: abs(e.FACTORY_DATA_DIR),
+    cacheDir: abs(e.FACTORY_CACHE_DIR),
+    mqtt: e.FACTORY_MQTT_ADDR,
+    nats: e.FACTORY_NATS_ADDR,
+    kafka: e.FACTORY_KAFKA_ADDR,
+    kafkaController: e.FACTORY_KAFKA_CONTROLLER_ADDR,
+    kafkaHeap: e.FACTORY_KAFKA_HEAP,
+    influx: e.FACTORY_INFLUX_ADDR,
+    influxRpc: e.FACTORY_INFLUX_RPC_ADDR,
+    influxDb: e.FACTORY_INFLUX_DB,
+    temporal: e.FACTORY_TEMPORAL_ADDR,
+    temporalUi: e.FACTORY_TEMPORAL_UI_ADDR,
+    temporalNamespace: e.FACTORY_TEMPORAL_NAMESPACE,
+    http: e.FACTORY_HTTP_ADDR,
+    partitions: { telemetry: e.FACTORY_TELEMETRY_PARTITIONS, commands: e.FACTORY_COMMAND_PARTITIONS },
+    stopTimeoutMs: e.FACTORY_STOP_TIMEOUT_MS,
+    startTimeoutMs: e.FACTORY_START_TIMEOUT_MS,
+    mqttOverride:
+      e.FACTORY_MQTT_USERNAME && e.FACTORY_MQTT_PASSWORD
+        ? { username: e.FACTORY_MQTT_USERNAME, password: e.FACTORY_MQTT_PASSWORD }
+        : undefined,
+  };
+}
+
+/** Where each kind of file lives under the data directory. */
+export const paths = (c: Config) => ({
+  credentials: join(c.dataDir, 'credentials.json'),
+  logs: join(c.dataDir, 'logs'),
+  run: join(c.dataDir, 'run'),
+  log: (name: string) => join(c.dataDir, 'logs', `${name}.log`),
+  pid: (name: string) => join(c.dataDir, 'run', `${name}.pid`),
+  server: (name: string) => join(c.dataDir, name),
+});
+
+/** The environment variable that moves each address, for error messages. */
+export const addressVariable = {
+  mqtt: 'FACTORY_MQTT_ADDR',
+  nats: 'FACTORY_NATS_ADDR',
+  kafka: 'FACTORY_KAFKA_ADDR',
+  kafkaController: 'FACTORY_KAFKA_CONTROLLER_ADDR',
+  influx: 'FACTORY_INFLUX_ADDR',
+  influxRpc: 'FACTORY_INFLUX_RPC_ADDR',
+  temporal: 'FACTORY_TEMPORAL_ADDR',
+  temporalUi: 'FACTORY_TEMPORAL_UI_ADDR',
+  http: 'FACTORY_HTTP_ADDR',
+} as const;

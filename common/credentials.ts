@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { type Config, paths } from './config.js';
+
+const account = z.object({ username: z.string().min(1), password: z.string().min(8) });
+export type Account = z.infer<typeof account>;
+
+/**
+ * `<data dir>/credentials.json`. `mqtt` is the operator account of the contract (may
+ * subscribe to everything); the bridge reads telemetry; each line's gateways share one
+ * account that may publish only under `factory/{site}/{line}/#`.
+ */
+const credentialsSchema = z.object({
+  mqtt: account,
+  mqttBridge: account,
+  mqttGateways: z.record(z.string(), account),
+});
+export type Credentials = z.infer<typeof credentialsSchema>;
+
+export interface LineRef {
+  site: string;
+  line: string;
+}
+
+export const lineKey = (l: LineRef) => `${l.site}/${l.line}`;
+
+const secret = () => randomBytes(18).toString('base64url');
+
+/**
+ * Reads the credentials, generating any that are missing (first start, or a line added to
+ * the fleet). Existing secrets are never rotated here, so running devices keep working.
+ */
+export function ensureCredentials(config: Config, lines: LineRef[]): Credentials {
+  const file = paths(config).credentials;
+  const current = existsSync(file) ? readCredentials(config) : undefined;
+  const next: Credentials = current ?? {
+    mqtt: { username: 'operator', password: secret() },
+    mqttBridge: { username: 'bridge', password: secret() },
+    mqttGateways: {},
+  };
+  let changed = !current;
+  for (const l of lines) {
+    const key = lineKey(l);
+    if (!next.mqttGateways[key]) {
+      next.mqttGateways[key] = { username: `gw.${l.site}.${l.line}`, password: secret() };
+      changed = true;
+    }
+  }
+  if (changed) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return next;
+}
+
+export class CredentialsError extends Error {}
+
+export function readCredentials(config: Config): Credentials {
+  const file = paths(config).credentials;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CredentialsError(
+      `Cannot read ${file} (${(err as Error).message}): run "factory up" once to generate it.`,
+    );
+  }
+  const parsed = credentialsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new CredentialsError(
+      `${file} is malformed (${parsed.error.issues[0]?.message}); delete it and run "factory up" to generate new secrets.`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The operator account, with FACTORY_MQTT_USERNAME/PASSWORD taking precedence. */
+export function operatorMqtt(config: Config): Account {
+  return config.mqttOverride ?? readCredentials(config).mqtt;
+}

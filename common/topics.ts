@@ -1,0 +1,21 @@
+import type { Config } from './config.js';
+
+/** Kafka topics of the contract, with their partition counts and retention. */
+export const TOPICS = {
+  telemetry: 'telemetry',
+  telemetryDlq: 'telemetry.dlq',
+  alarms: 'alarms',
+  machineCommands: 'machine-commands',
+} as const;
+
+const DAY_MS = 24 * 3600 * 1000;
+
+export function topicSpecs(config: Config) {
+  return [
+    { topic: TOPICS.telemetry, numPartitions: config.partitions.telemetry, retentionMs: 7 * DAY_MS },
+    { topic: TOPICS.telemetryDlq, numPartitions: 3, retentionMs: 30 * DAY_MS },
+    { topic: TOPICS.alarms, numPartitions: 6, retentionMs: 90 * DAY_MS },
+    // Its partitions are the shards: a worker owns the actors whose commands land on its partitions.
+    { topic: TOPICS.machineCommands, numPartitions: config.partitions.commands, retentionMs: 7 * DAY_MS },
+  ];
+}

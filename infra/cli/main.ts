@@ -1,0 +1,131 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, type Config, loadConfig } from '../../common/config.js';
+import { CredentialsError } from '../../common/credentials.js';
+import { InstallError } from '../install/exec.js';
+import { consoleOutput } from '../supervisor/output.js';
+import { down, renderStatus, StackError, status, up } from '../supervisor/stack.js';
+
+interface Command {
+  summary: string;
+  usage: string;
+  options?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; help: string }>;
+  run(config: Config, args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
+}
+
+const out = consoleOutput();
+
+/** Contract commands whose capability lands with a later issue: say so plainly, exit 2. */
+const later = (summary: string, usage: string, issue: string): Command => ({
+  summary,
+  usage,
+  run: async () => {
+    process.stderr.write(`factory: "${usage.split(' ')[0]}" is not available in this version yet (${issue}).\n`);
+    return 2;
+  },
+});
+
+const commands: Record<string, Command> = {
+  up: {
+    summary: 'install what is missing, start every server and wait until all are healthy',
+    usage: 'up [--machines N] [--workers W]',
+    options: {
+      machines: { type: 'string', help: 'number of machine actors (arrives with the actors issue)' },
+      workers: { type: 'string', help: 'number of actor worker processes (arrives with sharding)' },
+    },
+    async run(config) {
+      const rows = await up(config, out);
+      out.line('');
+      out.line(renderStatus(config, rows));
+      out.line('');
+      out.line(`Temporal UI: http://${config.temporalUi.host}:${config.temporalUi.port}  ·  stop with: factory down`);
+      return rows.every((r) => r.healthy) ? 0 : 1;
+    },
+  },
+  down: {
+    summary: 'stop everything this data directory runs (TERM, then KILL after a deadline)',
+    usage: 'down',
+    async run(config) {
+      await down(config, out);
+      return 0;
+    },
+  },
+  status: {
+    summary: 'every component with its pid, address and health; exit 1 if any is unhealthy',
+    usage: 'status [--json]',
+    options: { json: { type: 'boolean', help: 'print a JSON array of {name, pid, address, healthy}' } },
+    async run(config, { values }) {
+      const rows = await status(config);
+      if (values.json) out.line(JSON.stringify(rows, null, 2));
+      else out.line(renderStatus(config, rows));
+      return rows.every((r) => r.healthy) ? 0 : 1;
+    },
+  },
+  scale: later('change the number of actor worker processes', 'scale --workers W', 'sharded workers issue'),
+  inject: later('inject a fault into a machine', 'inject <machineId> <fault> [--param k=v ...]', 'actors issue'),
+  verify: later('end-to-end loss check; exit 1 on loss', 'verify', 'ingestion issue'),
+  alarm: later('acknowledge an alarm', 'alarm ack <alarmId>', 'alarms issue'),
+  ticket: later('open a maintenance ticket', 'ticket open <machineId>', 'maintenance issue'),
+  sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),
+  bench: later('run the benchmarks and write JSON results', 'bench', 'benchmarks issue'),
+};
+
+function usage(): string {
+  const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
+  return [
+    'Usage: factory <command> [options]',
+    '',
+    'Commands:',
+    ...Object.values(commands).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run "factory <command> --help" for a command\'s options. Addresses, data directory and',
+    'secrets are set by FACTORY_* environment variables (see docs/runbook.md).',
+  ].join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}  ${o.help}`);
+  return [`Usage: factory ${c.usage}`, '', c.summary, ...(opts.length ? ['', 'Options:', ...opts] : []), '  --help  show this help'].join(
+    '\n',
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    out.line(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`factory: unknown command "${name}"; run "factory --help" to see the commands.\n`);
+    return 2;
+  }
+  let args: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    const options = Object.fromEntries(
+      Object.entries(command.options ?? {}).map(([k, o]) => [k, { type: o.type, multiple: o.multiple ?? false }]),
+    );
+    args = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`factory ${name}: ${(err as Error).message.split('\n')[0]} (see "factory ${name} --help").\n`);
+    return 2;
+  }
+  if (args.values.help) {
+    out.line(commandHelp(name, command));
+    return 0;
+  }
+  try {
+    return await command.run(loadConfig(), args);
+  } catch (err) {
+    if (
+      err instanceof StackError ||
+      err instanceof InstallError ||
+      err instanceof ConfigError ||
+      err instanceof CredentialsError
+    ) {
+      process.stderr.write(`factory ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

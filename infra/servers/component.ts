@@ -1,0 +1,39 @@
+import type { Address, Config } from '../../common/config.js';
+import type { SpawnSpec } from '../supervisor/process.js';
+
+/** One supervised process: how to configure, start, probe and provision it. */
+export interface Component {
+  name: string;
+  /** What people connect to; shown by `factory up` and `factory status`. */
+  address: string;
+  /** Addresses it binds, each with the variable that moves it (named when a port is taken). */
+  binds: { addr: Address; variable: string }[];
+  /** Writes config files and prepares storage; idempotent. */
+  prepare(): Promise<void>;
+  spawn(): SpawnSpec;
+  /** Cheap: the server answers at all. Used while waiting for it to start. */
+  ping(): Promise<void>;
+  /** Creates what the contract needs on this server (topics, buckets, databases); idempotent. */
+  provision?(): Promise<void>;
+  /** Real work, end to end, with contract resources present. Throws with a reason. */
+  health(): Promise<string>;
+}
+
+export interface ComponentContext {
+  config: Config;
+  /** Where installed tools live (resolved by the installers). */
+  tools: { kafkaLib: string; temporal: string };
+}
+
+/** Rejects after `ms` with a message naming what did not answer. */
+export async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,39 @@
+/** Human output of the CLI: progress lines while waiting, a table at the end. */
+export interface Output {
+  line(text: string): void;
+  /** A transient progress message: rewritten in place on a terminal, throttled otherwise. */
+  progress(text: string): void;
+}
+
+export function consoleOutput(stream: NodeJS.WriteStream = process.stdout): Output {
+  const tty = stream.isTTY === true;
+  let transient = false;
+  let lastPlain = 0;
+  const clear = () => {
+    if (transient) stream.write('\r\x1b[2K');
+    transient = false;
+  };
+  return {
+    line(text) {
+      clear();
+      stream.write(`${text}\n`);
+    },
+    progress(text) {
+      if (tty) {
+        clear();
+        stream.write(`  … ${text}`);
+        transient = true;
+      } else if (Date.now() - lastPlain >= 5_000) {
+        lastPlain = Date.now();
+        stream.write(`  … ${text}\n`);
+      }
+    },
+  };
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;

@@ -1,9 +1,11 @@
 import { defineConfig } from 'vitest/config';
+import { LifecycleLastSequencer } from './test/integration/sequencer.js';
 
 // Two projects: `unit` runs pure code with no servers; `integration` talks to the real
 // servers that test/integration/global-setup.ts starts once (on ports of its own) and always stops.
 export default defineConfig({
   test: {
+    sequence: { sequencer: LifecycleLastSequencer },
     projects: [
       {
         test: {
@@ -18,8 +20,7 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 180_000,
-          hookTimeout: 600_000,
-          sequence: { sequencer: (await import('./test/integration/sequencer.js')).LifecycleLastSequencer },
+          hookTimeout: 900_000,
         },
       },
     ],

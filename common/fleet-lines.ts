@@ -3,13 +3,17 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import type { LineRef } from './credentials.js';
 
-const idOf = z.union([z.object({ id: z.string() }), z.object({ name: z.string() })]).transform((o) => ('id' in o ? o.id : o.name));
+const idOf = z
+  .union([z.object({ id: z.string() }), z.object({ name: z.string() })])
+  .transform((o) => ('id' in o ? o.id : o.name));
 const fleetLines = z.object({
   sites: z.array(
-    z.object({ id: z.string().optional(), name: z.string().optional(), lines: z.array(idOf) }).transform((s) => ({
-      site: s.id ?? s.name ?? '',
-      lines: s.lines,
-    })),
+    z
+      .object({ id: z.string().optional(), name: z.string().optional(), lines: z.array(idOf) })
+      .transform((s) => ({
+        site: s.id ?? s.name ?? '',
+        lines: s.lines,
+      })),
   ),
 });
 

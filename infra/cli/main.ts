@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, type Config, loadConfig } from '../../common/config.js';
+import { type Config, ConfigError, loadConfig } from '../../common/config.js';
 import { CredentialsError } from '../../common/credentials.js';
 import { InstallError } from '../install/exec.js';
 import { consoleOutput } from '../supervisor/output.js';
@@ -19,7 +19,9 @@ const later = (summary: string, usage: string, issue: string): Command => ({
   summary,
   usage,
   run: async () => {
-    process.stderr.write(`factory: "${usage.split(' ')[0]}" is not available in this version yet (${issue}).\n`);
+    process.stderr.write(
+      `factory: "${usage.split(' ')[0]}" is not available in this version yet (${issue}).\n`,
+    );
     return 2;
   },
 });
@@ -37,7 +39,9 @@ const commands: Record<string, Command> = {
       out.line('');
       out.line(renderStatus(config, rows));
       out.line('');
-      out.line(`Temporal UI: http://${config.temporalUi.host}:${config.temporalUi.port}  ·  stop with: factory down`);
+      out.line(
+        `Temporal UI: http://${config.temporalUi.host}:${config.temporalUi.port}  ·  stop with: factory down`,
+      );
       return rows.every((r) => r.healthy) ? 0 : 1;
     },
   },
@@ -61,7 +65,11 @@ const commands: Record<string, Command> = {
     },
   },
   scale: later('change the number of actor worker processes', 'scale --workers W', 'sharded workers issue'),
-  inject: later('inject a fault into a machine', 'inject <machineId> <fault> [--param k=v ...]', 'actors issue'),
+  inject: later(
+    'inject a fault into a machine',
+    'inject <machineId> <fault> [--param k=v ...]',
+    'actors issue',
+  ),
   verify: later('end-to-end loss check; exit 1 on loss', 'verify', 'ingestion issue'),
   alarm: later('acknowledge an alarm', 'alarm ack <alarmId>', 'alarms issue'),
   ticket: later('open a maintenance ticket', 'ticket open <machineId>', 'maintenance issue'),
@@ -82,11 +90,17 @@ function usage(): string {
   ].join('\n');
 }
 
-function commandHelp(name: string, c: Command): string {
-  const opts = Object.entries(c.options ?? {}).map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}  ${o.help}`);
-  return [`Usage: factory ${c.usage}`, '', c.summary, ...(opts.length ? ['', 'Options:', ...opts] : []), '  --help  show this help'].join(
-    '\n',
+function commandHelp(c: Command): string {
+  const opts = Object.entries(c.options ?? {}).map(
+    ([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}  ${o.help}`,
   );
+  return [
+    `Usage: factory ${c.usage}`,
+    '',
+    c.summary,
+    ...(opts.length ? ['', 'Options:', ...opts] : []),
+    '  --help  show this help',
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -103,15 +117,25 @@ export async function main(argv: string[]): Promise<number> {
   let args: { values: Record<string, unknown>; positionals: string[] };
   try {
     const options = Object.fromEntries(
-      Object.entries(command.options ?? {}).map(([k, o]) => [k, { type: o.type, multiple: o.multiple ?? false }]),
+      Object.entries(command.options ?? {}).map(([k, o]) => [
+        k,
+        { type: o.type, multiple: o.multiple ?? false },
+      ]),
     );
-    args = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    args = parseArgs({
+      args: rest,
+      options: { ...options, help: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
-    process.stderr.write(`factory ${name}: ${(err as Error).message.split('\n')[0]} (see "factory ${name} --help").\n`);
+    process.stderr.write(
+      `factory ${name}: ${(err as Error).message.split('\n')[0]} (see "factory ${name} --help").\n`,
+    );
     return 2;
   }
   if (args.values.help) {
-    out.line(commandHelp(name, command));
+    out.line(commandHelp(command));
     return 0;
   }
   try {

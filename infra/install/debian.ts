@@ -14,6 +14,7 @@ export const debianPackages = [
 ] as const;
 
 export function installedVersion(pkg: string): string | undefined {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
 }
@@ -50,7 +51,9 @@ export async function ensureDebianPackages(logFile: string, progress: Progress):
       const units = missing.filter((p) => p !== 'mosquitto-clients');
       const [cmd, ...args] = [...sudo, 'systemctl', 'disable', '--now', ...units];
       spawnSync(cmd!, args, { stdio: 'ignore' });
-      notes.push(`disabled the system services ${units.join(', ')} so factory's own instances can use their ports`);
+      notes.push(
+        `disabled the system services ${units.join(', ')} so factory's own instances can use their ports`,
+      );
     }
   }
   for (const p of debianPackages) {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,9 +112,11 @@ export function kafka(ctx: ComponentContext): Component {
         const clusterId = readFileSync(idFile, 'utf8').trim();
         await run(
           'java',
-          java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props, '--ignore-formatted'], [
-            '-Xmx256m',
-          ]),
+          java(
+            'kafka.tools.StorageTool',
+            ['format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+            ['-Xmx256m'],
+          ),
         );
       }
     },
@@ -161,9 +163,12 @@ export function kafka(ctx: ComponentContext): Component {
           const t = meta.topics.find((m) => m.name === s.topic);
           if (!t) throw new Error(`topic ${s.topic} is missing`);
           if (t.partitions.length < s.numPartitions) {
-            throw new Error(`topic ${s.topic} has ${t.partitions.length} partitions, expected ${s.numPartitions}`);
+            throw new Error(
+              `topic ${s.topic} has ${t.partitions.length} partitions, expected ${s.numPartitions}`,
+            );
           }
-          if (t.partitions.some((p) => p.leader < 0)) throw new Error(`topic ${s.topic} has partitions without a leader`);
+          if (t.partitions.some((p) => p.leader < 0))
+            throw new Error(`topic ${s.topic} has partitions without a leader`);
           return `${s.topic}:${t.partitions.length}`;
         });
         return `broker ${cluster.brokers.map((b) => b.nodeId).join(',')} up, topics ${summary.join(' ')}`;

@@ -7,7 +7,9 @@ export function isPortFree(addr: Address): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen({ host: addr.host, port: addr.port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ host: addr.host, port: addr.port, exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
   });
 }
 

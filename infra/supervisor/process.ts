@@ -101,7 +101,10 @@ function signalGroup(pid: number, signal: NodeJS.Signals) {
  * TERM to the whole process group, KILL after the deadline. Returns how it ended so the
  * caller can report a server that needed KILL (a sign of a slow or stuck shutdown).
  */
-export async function stopProcess(record: PidRecord, timeoutMs: number): Promise<'stopped' | 'killed' | 'absent'> {
+export async function stopProcess(
+  record: PidRecord,
+  timeoutMs: number,
+): Promise<'stopped' | 'killed' | 'absent'> {
   if (!isAlive(record)) return 'absent';
   signalGroup(record.pid, 'SIGTERM');
   if (await waitFor(() => !isAlive(record), timeoutMs)) return 'stopped';

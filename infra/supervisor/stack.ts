@@ -1,4 +1,13 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { type Config, paths, projectRoot } from '../../common/config.js';
 import { ensureCredentials } from '../../common/credentials.js';
@@ -13,7 +22,7 @@ import { mosquitto } from '../servers/mosquitto.js';
 import { nats } from '../servers/nats.js';
 import { temporal } from '../servers/temporal.js';
 import { type Output, seconds, table } from './output.js';
-import { listenerOf, isPortFree } from './ports.js';
+import { isPortFree, listenerOf } from './ports.js';
 import {
   isAlive,
   type PidRecord,
@@ -69,7 +78,13 @@ export const status = (config: Config) => Promise.all(components(config).map((c)
 export function renderStatus(config: Config, rows: ComponentStatus[]): string {
   const body = table([
     ['COMPONENT', 'PID', 'ADDRESS', 'HEALTH', 'LOG'],
-    ...rows.map((r) => [r.name, r.pid ? String(r.pid) : '-', r.address, r.healthy ? 'healthy' : 'UNHEALTHY', r.log]),
+    ...rows.map((r) => [
+      r.name,
+      r.pid ? String(r.pid) : '-',
+      r.address,
+      r.healthy ? 'healthy' : 'UNHEALTHY',
+      r.log,
+    ]),
   ]);
   const problems = rows.filter((r) => !r.healthy).map((r) => `  ${r.name}: ${r.detail}`);
   return [
@@ -94,7 +109,9 @@ function lock(config: Config): () => void {
     } catch {
       const holder = Number(readFileSync(file, 'utf8'));
       if (holder && holder !== process.pid && existsSync(`/proc/${holder}`)) {
-        throw new StackError(`Another "factory up" (pid ${holder}) is already starting this stack; wait for it.`);
+        throw new StackError(
+          `Another "factory up" (pid ${holder}) is already starting this stack; wait for it.`,
+        );
       }
       rmSync(file, { force: true });
     }
@@ -209,7 +226,8 @@ function strays(config: Config, known: Set<number>): number[] {
     if (known.has(Number(pid)) || Number(pid) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(`${config.dataDir}/`) && !cmdline.includes('bin/factory.js')) found.push(Number(pid));
+      if (cmdline.includes(`${config.dataDir}/`) && !cmdline.includes('bin/factory.js'))
+        found.push(Number(pid));
     } catch {
       // exited while we looked
     }
@@ -229,12 +247,19 @@ export async function down(config: Config, out: Output): Promise<void> {
       const t0 = Date.now();
       const how = await stopProcess(record, config.stopTimeoutMs);
       removePidFile(pidFile);
-      if (how === 'stopped') out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
-      if (how === 'killed') out.line(`! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`);
+      if (how === 'stopped')
+        out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
+      if (how === 'killed')
+        out.line(
+          `! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`,
+        );
     }),
   );
   for (const pid of strays(config, known)) {
-    const how = await stopProcess({ pid, marker: config.dataDir, startedAt: '', command: [] }, config.stopTimeoutMs);
+    const how = await stopProcess(
+      { pid, marker: config.dataDir, startedAt: '', command: [] },
+      config.stopTimeoutMs,
+    );
     out.line(`✓ stopped a stray process ${pid} of this data directory (${how})`);
   }
   out.line('factory is down.');

@@ -1,0 +1,118 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { paths } from '../../common/config.js';
+import { isPortFree } from '../../infra/supervisor/ports.js';
+import { readPidFile } from '../../infra/supervisor/process.js';
+import { type ComponentStatus, components } from '../../infra/supervisor/stack.js';
+import { factory, testConfig, testEnv } from './stack-env.js';
+
+// Runs last (see sequencer.ts): it ends by taking the shared stack down.
+const config = testConfig();
+
+const statusJson = async () => {
+  const r = await factory(['status', '--json']);
+  return { code: r.code, rows: JSON.parse(r.stdout) as ComponentStatus[] };
+};
+
+/** Processes whose command line names the suite's data directory. */
+function processesOf(dataDir: string): string[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        return cmd.includes(`${dataDir}/`) ? [`${pid}: ${cmd.slice(0, 120)}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+const blockers: Server[] = [];
+afterAll(() => {
+  for (const s of blockers) s.close();
+});
+
+describe('factory up / status / down', () => {
+  it('reports every component healthy with pid, address and health in JSON', async () => {
+    const { code, rows } = await statusJson();
+    expect(code).toBe(0);
+    expect(rows.map((r) => r.name).sort()).toEqual(['influxdb', 'kafka', 'mosquitto', 'nats', 'temporal']);
+    for (const r of rows) {
+      expect(r).toMatchObject({ healthy: true });
+      expect(r.pid).toBeGreaterThan(0);
+      expect(r.address).toMatch(/127\.0\.0\.1:\d+/);
+    }
+  });
+
+  it('a second up says the stack is running and changes nothing', async () => {
+    const before = (await statusJson()).rows.map((r) => r.pid);
+    const r = await factory(['up']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/already running/);
+    expect((await statusJson()).rows.map((r) => r.pid)).toEqual(before);
+  });
+
+  it('status exits 1 once a server is killed, and up brings it back', async () => {
+    const pidFile = paths(config).pid('mosquitto');
+    const victim = readPidFile(pidFile)!;
+    process.kill(victim.pid, 'SIGKILL');
+    const broken = await statusJson();
+    expect(broken.code).toBe(1);
+    expect(broken.rows.find((r) => r.name === 'mosquitto')).toMatchObject({ healthy: false, pid: null });
+    expect(broken.rows.filter((r) => r.name !== 'mosquitto').every((r) => r.healthy)).toBe(true);
+
+    const again = await factory(['up']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/mosquitto started/);
+    const healed = await statusJson();
+    expect(healed.code).toBe(0);
+    expect(healed.rows.find((r) => r.name === 'mosquitto')?.pid).not.toBe(victim.pid);
+  });
+
+  it('names a taken port and the variable that moves it, starting nothing', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    blockers.push(blocker);
+    const port = (blocker.address() as { port: number }).port;
+    const dataDir = join(config.dataDir, '..', 'conflict');
+    const other = Object.fromEntries(
+      Object.entries(testEnv)
+        .filter(([k]) => k.endsWith('_ADDR'))
+        .map(([k, v]) => [k, v.replace(/:2(\d{4})$/, ':3$1')]),
+    );
+    const r = await factory(['up'], {
+      ...other,
+      FACTORY_DATA_DIR: dataDir,
+      FACTORY_MQTT_ADDR: `127.0.0.1:${port}`,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`127.0.0.1:${port}`);
+    expect(r.stderr).toContain('FACTORY_MQTT_ADDR');
+    expect(r.stderr).toMatch(/taken by node/);
+    expect(existsSync(join(dataDir, 'run', 'mosquitto.pid'))).toBe(false);
+    expect(processesOf(dataDir)).toEqual([]);
+  });
+
+  it('rejects a malformed address with one sentence naming the variable', async () => {
+    const r = await factory(['status'], { FACTORY_NATS_ADDR: 'not-an-address' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/FACTORY_NATS_ADDR="not-an-address" is invalid: expected host:port/);
+  });
+
+  it('down stops everything: no listening port, no process left', async () => {
+    const r = await factory(['down']);
+    expect(r.code).toBe(0);
+    for (const c of components(config)) {
+      for (const b of c.binds) expect(await isPortFree(b.addr), `${c.name} ${b.addr.port}`).toBe(true);
+      expect(existsSync(paths(config).pid(c.name))).toBe(false);
+    }
+    expect(processesOf(config.dataDir)).toEqual([]);
+    const after = await statusJson();
+    expect(after.code).toBe(1);
+    expect(after.rows.every((row) => !row.healthy && row.pid === null)).toBe(true);
+  });
+});

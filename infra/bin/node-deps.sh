@@ -10,6 +10,8 @@ fi
 stamp=node_modules/.factory-deps
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
   echo "factory: installing npm dependencies (first run only)…" >&2
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  # `npm install` honours the lock file; `npm ci` is not used because this npm writes lock files
+  # without other platforms' optional packages and then refuses them in `npm ci`.
+  npm install --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi

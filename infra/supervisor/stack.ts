@@ -8,7 +8,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type Config, paths, projectRoot } from '../../common/config.js';
 import { ensureCredentials } from '../../common/credentials.js';
 import { linesOfFleet } from '../../common/fleet-lines.js';
@@ -75,6 +75,12 @@ async function probe(config: Config, c: Component): Promise<ComponentStatus> {
 
 export const status = (config: Config) => Promise.all(components(config).map((c) => probe(config, c)));
 
+/** Paths under the working directory are shown relative: shorter, and copy-pasteable. */
+const shown = (p: string) => {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+};
+
 export function renderStatus(config: Config, rows: ComponentStatus[]): string {
   const body = table([
     ['COMPONENT', 'PID', 'ADDRESS', 'HEALTH', 'LOG'],
@@ -83,7 +89,7 @@ export function renderStatus(config: Config, rows: ComponentStatus[]): string {
       r.pid ? String(r.pid) : '-',
       r.address,
       r.healthy ? 'healthy' : 'UNHEALTHY',
-      r.log,
+      shown(r.log),
     ]),
   ]);
   const problems = rows.filter((r) => !r.healthy).map((r) => `  ${r.name}: ${r.detail}`);
@@ -91,8 +97,8 @@ export function renderStatus(config: Config, rows: ComponentStatus[]): string {
     body,
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
     '',
-    `Credentials: ${paths(config).credentials}`,
-    `Data and logs: ${config.dataDir}`,
+    `Credentials: ${shown(paths(config).credentials)}`,
+    `Data and logs: ${shown(config.dataDir)}`,
   ].join('\n');
 }
 

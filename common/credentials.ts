@@ -32,7 +32,10 @@ const secret = () => randomBytes(18).toString('base64url');
  * Reads the credentials, generating any that are missing (first start, or a line added to
  * the fleet). Existing secrets are never rotated here, so running devices keep working.
  */
-export function ensureCredentials(config: Config, lines: LineRef[]): Credentials {
+export function ensureCredentials(
+  config: Config,
+  lines: LineRef[],
+): { credentials: Credentials; changed: boolean } {
   const file = paths(config).credentials;
   const current = existsSync(file) ? readCredentials(config) : undefined;
   const next: Credentials = current ?? {
@@ -53,7 +56,7 @@ export function ensureCredentials(config: Config, lines: LineRef[]): Credentials
     writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
-  return next;
+  return { credentials: next, changed };
 }
 
 export class CredentialsError extends Error {}

@@ -14,6 +14,9 @@ interface Command {
 
 const out = consoleOutput();
 
+/** Bad flags or arguments: exit 2 with one sentence. */
+class UsageError extends Error {}
+
 /** Contract commands whose capability lands with a later issue: say so plainly, exit 2. */
 const later = (summary: string, usage: string, issue: string): Command => ({
   summary,
@@ -34,7 +37,13 @@ const commands: Record<string, Command> = {
       machines: { type: 'string', help: 'number of machine actors (arrives with the actors issue)' },
       workers: { type: 'string', help: 'number of actor worker processes (arrives with sharding)' },
     },
-    async run(config) {
+    async run(config, { values }) {
+      for (const flag of ['machines', 'workers'] as const) {
+        const v = values[flag];
+        if (v !== undefined && !/^[1-9]\d{0,5}$/.test(String(v))) {
+          throw new UsageError(`--${flag} must be a whole number from 1 to 999999, not "${v}".`);
+        }
+      }
       const rows = await up(config, out);
       out.line('');
       out.line(renderStatus(config, rows));
@@ -141,6 +150,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(loadConfig(), args);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`factory ${name}: ${err.message}\n`);
+      return 2;
+    }
     if (
       err instanceof StackError ||
       err instanceof InstallError ||

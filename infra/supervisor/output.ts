@@ -9,6 +9,7 @@ export function consoleOutput(stream: NodeJS.WriteStream = process.stdout): Outp
   const tty = stream.isTTY === true;
   let transient = false;
   let lastPlain = 0;
+  let lastKind = '';
   const clear = () => {
     if (transient) stream.write('\r\x1b[2K');
     transient = false;
@@ -23,9 +24,14 @@ export function consoleOutput(stream: NodeJS.WriteStream = process.stdout): Outp
         clear();
         stream.write(`  … ${text}`);
         transient = true;
-      } else if (Date.now() - lastPlain >= 5_000) {
-        lastPlain = Date.now();
-        stream.write(`  … ${text}\n`);
+      } else {
+        // Off a terminal (CI logs): a new kind of message at once, repeats of it every 15 s.
+        const kind = text.replace(/[\d.]+s\)?$/, '');
+        if (kind !== lastKind || Date.now() - lastPlain >= 15_000) {
+          lastPlain = Date.now();
+          lastKind = kind;
+          stream.write(`  … ${text}\n`);
+        }
       }
     },
   };

@@ -172,6 +172,16 @@ async function awaitReady(config: Config, c: Component, record: PidRecord, out: 
   }
 }
 
+/** New gateway accounts (a line added to the fleet): a running Mosquitto rereads its files on HUP. */
+async function reloadCredentials(config: Config, all: Component[], out: Output) {
+  const broker = all.find((c) => c.name === 'mosquitto');
+  const record = broker && running(config, broker);
+  if (!broker || !record) return;
+  await broker.prepare();
+  process.kill(record.pid, 'SIGHUP');
+  out.line('✓ mosquitto reloaded its accounts and ACL (new gateway credentials)');
+}
+
 /**
  * Brings every component to healthy: installs what is missing, starts what is not running,
  * provisions contract resources, and leaves healthy running components alone.
@@ -181,8 +191,12 @@ export async function up(config: Config, out: Output): Promise<ComponentStatus[]
   try {
     await install(config, out);
     const lines = linesOfFleet(process.env.FACTORY_FLEET ?? defaultFleetFile);
-    ensureCredentials(config, lines.length ? lines : [{ site: 'plant-1', line: 'line-1' }]);
+    const { changed } = ensureCredentials(
+      config,
+      lines.length ? lines : [{ site: 'plant-1', line: 'line-1' }],
+    );
     const all = components(config);
+    if (changed) await reloadCredentials(config, all, out);
 
     const before = await Promise.all(all.map((c) => probe(config, c)));
     if (before.every((s) => s.healthy)) {

@@ -1,0 +1,69 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { factory } from '../../test/integration/stack-env.js';
+
+// These runs stop before any server starts: they need no stack.
+const scratch = mkdtempSync(join(tmpdir(), 'factory-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const oneSentence = (stderr: string) => {
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /);
+};
+
+describe('factory CLI', () => {
+  it('lists every contract command in --help', async () => {
+    const r = await factory(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of [
+      'up',
+      'down',
+      'status',
+      'scale',
+      'inject',
+      'verify',
+      'alarm',
+      'ticket',
+      'sim',
+      'bench',
+    ]) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    }
+  });
+
+  it('gives each command its own --help', async () => {
+    const r = await factory(['status', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Usage: factory status \[--json\]/);
+    expect(r.stdout).toMatch(/--json/);
+  });
+
+  it.each([
+    [['launch'], /unknown command "launch"/],
+    [['status', '--colour'], /Unknown option '--colour'/],
+    [['up', '--machines', 'many'], /--machines must be a whole number/],
+    [['up', '--workers', '0'], /--workers must be a whole number/],
+  ])('rejects %j with exit 2 and one sentence', async (args, message) => {
+    const r = await factory(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    oneSentence(r.stderr);
+  });
+
+  it('stops with one sentence naming what to install when a prerequisite is missing', async () => {
+    // A PATH with node alone: no java, mvn, go or apt-get; an empty tool cache.
+    const bin = join(scratch, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const r = await factory(['up'], {
+      PATH: bin,
+      FACTORY_CACHE_DIR: join(scratch, 'cache'),
+      FACTORY_DATA_DIR: join(scratch, 'data'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/(is not on PATH|apt-get is not available).*install/);
+    oneSentence(r.stderr);
+  });
+});

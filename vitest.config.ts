@@ -5,6 +5,10 @@ import { LifecycleLastSequencer } from './test/integration/sequencer.js';
 // servers that test/integration/global-setup.ts starts once (on ports of its own) and always stops.
 export default defineConfig({
   test: {
+    // In CI a JSON report too, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: '.test-data/vitest-results.json' }]]
+      : ['default'],
     sequence: { sequencer: LifecycleLastSequencer },
     projects: [
       {

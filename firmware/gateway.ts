@@ -71,8 +71,11 @@ export class Gateway {
         site: opts.site,
         line: opts.line,
         machines: [...this.hosted.keys()],
+        pid: process.pid,
         startedAt: this.startedAt,
         ts: this.clock(),
+        ticks: this.ticks,
+        ...this.publisher.stats,
       }),
       log: opts.log,
     });
@@ -91,7 +94,10 @@ export class Gateway {
     this.restore();
     this.publisher.start();
     this.timer = setInterval(() => this.tick(), this.opts.tickMs);
-    this.snapshotTimer = setInterval(() => this.save(false), this.opts.snapshotEveryMs);
+    this.snapshotTimer = setInterval(() => {
+      this.save(false);
+      this.publisher.publishStatus();
+    }, this.opts.snapshotEveryMs);
   }
 
   /** One tick of every machine; each emits at most one telemetry message. */

@@ -102,6 +102,16 @@ export class Publisher {
     this.pump();
   }
 
+  /** Re-publishes the retained status (a heartbeat with fresh figures) while connected. */
+  publishStatus(): void {
+    if (this.connected) {
+      this.client?.publish(this.opts.statusTopic, JSON.stringify(this.opts.birth()), {
+        qos: 1,
+        retain: true,
+      });
+    }
+  }
+
   private connect() {
     const generation = ++this.generation;
     const options: IClientOptions = {

@@ -34,7 +34,10 @@ const commands: Record<string, Command> = {
     summary: 'install what is missing, start every server and wait until all are healthy',
     usage: 'up [--machines N] [--workers W]',
     options: {
-      machines: { type: 'string', help: 'number of machine actors (arrives with the actors issue)' },
+      machines: {
+        type: 'string',
+        help: "scale the fleet to N machines in all (default: the fleet file's counts)",
+      },
       workers: { type: 'string', help: 'number of actor worker processes (arrives with sharding)' },
     },
     async run(config, { values }) {
@@ -44,7 +47,8 @@ const commands: Record<string, Command> = {
           throw new UsageError(`--${flag} must be a whole number from 1 to 999999, not "${v}".`);
         }
       }
-      const rows = await up(config, out);
+      const machines = values.machines === undefined ? undefined : Number(values.machines);
+      const rows = await up(config, out, { machines });
       out.line('');
       out.line(renderStatus(config, rows));
       out.line('');

@@ -6,16 +6,19 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join, relative } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_FLEET_FILE, deriveFleet, loadFleet } from '../../actors/index.js';
 import { type Config, paths, projectRoot } from '../../common/config.js';
 import { ensureCredentials } from '../../common/credentials.js';
-import { linesOfFleet } from '../../common/fleet-lines.js';
 import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
 import { ensureTemporal, temporalBinary } from '../install/temporal.js';
 import type { Component, ComponentContext } from '../servers/component.js';
+import { type GatewaySpec, gateway } from '../servers/gateway.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
 import { mosquitto } from '../servers/mosquitto.js';
@@ -33,13 +36,56 @@ import {
   waitFor,
 } from './process.js';
 
-export const defaultFleetFile = join(projectRoot, 'actors', 'fleets', 'default.yaml');
+/**
+ * What `factory up` was asked to run, kept in `.data/run/stack.json` so that `status` and
+ * `down` (which take no flags) see the same components.
+ */
+const planSchema = z.object({ fleet: z.string(), machines: z.number().int().positive().optional() });
+export type StackPlan = z.infer<typeof planSchema>;
 
-export function components(config: Config): Component[] {
-  const ctx: ComponentContext = {
-    config,
-    tools: { kafkaLib: kafkaLibDir(config.cacheDir), temporal: temporalBinary(config.cacheDir) },
-  };
+const planFile = (config: Config) => join(paths(config).run, 'stack.json');
+
+export function readPlan(config: Config): StackPlan {
+  try {
+    const parsed = planSchema.safeParse(JSON.parse(readFileSync(planFile(config), 'utf8')));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // never started: the defaults
+  }
+  return { fleet: process.env.FACTORY_FLEET ?? DEFAULT_FLEET_FILE };
+}
+
+/** One gateway per line of the fleet (scaled to `machines` in all when given). */
+export function gatewaySpecs(plan: StackPlan): GatewaySpec[] {
+  const fleet = loadFleet(plan.fleet);
+  if (!fleet.ok) throw new StackError(`The fleet file ${plan.fleet} is invalid: ${fleet.reason}.`);
+  const specs = new Map<string, GatewaySpec>();
+  for (const m of deriveFleet(fleet.fleet, { machines: plan.machines }).machines) {
+    const key = `${m.site}/${m.line}`;
+    const spec = specs.get(key) ?? {
+      site: m.site,
+      line: m.line,
+      machines: 0,
+      fleetFile: plan.fleet,
+      fleetTotal: plan.machines,
+    };
+    spec.machines++;
+    specs.set(key, spec);
+  }
+  return [...specs.values()];
+}
+
+export function components(config: Config, plan: StackPlan = readPlan(config)): Component[] {
+  return [...servers(config), ...gatewaySpecs(plan).map((g) => gateway(context(config), g))];
+}
+
+const context = (config: Config): ComponentContext => ({
+  config,
+  tools: { kafkaLib: kafkaLibDir(config.cacheDir), temporal: temporalBinary(config.cacheDir) },
+});
+
+export function servers(config: Config): Component[] {
+  const ctx = context(config);
   return [mosquitto(ctx), nats(ctx), kafka(ctx), influxdb(ctx), temporal(ctx)];
 }
 
@@ -182,55 +228,87 @@ async function reloadCredentials(config: Config, all: Component[], out: Output) 
   out.line('✓ mosquitto reloaded its accounts and ACL (new gateway credentials)');
 }
 
+/** Starts what is not running among `group` (in parallel), waits for each, provisions it. */
+async function bringUp(config: Config, group: Component[], out: Output, t0: number) {
+  await Promise.all(
+    group.map(async (c) => {
+      let record = running(config, c);
+      if (!record) {
+        await c.prepare();
+        record = startDetached(c.spawn(), paths(config).log(c.name), paths(config).pid(c.name));
+        await awaitReady(config, c, record, out, t0);
+        out.line(`✓ ${c.name} started (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
+      } else {
+        // Running but perhaps cut off (a gateway whose broker was restarted): wait for it too.
+        await awaitReady(config, c, record, out, t0);
+      }
+      await c.provision?.();
+    }),
+  );
+}
+
+async function portConflicts(config: Config, toStart: Component[]): Promise<string[]> {
+  const conflicts: string[] = [];
+  for (const c of toStart) {
+    for (const b of c.binds) {
+      if (!(await isPortFree(b.addr))) {
+        const who = listenerOf(b.addr.port);
+        conflicts.push(
+          `${c.name} needs ${b.addr.host}:${b.addr.port}, which is taken${who ? ` by ${who}` : ''}: stop that process or set ${b.variable} to a free address.`,
+        );
+      }
+    }
+  }
+  return conflicts;
+}
+
 /**
- * Brings every component to healthy: installs what is missing, starts what is not running,
- * provisions contract resources, and leaves healthy running components alone.
+ * Brings every component to healthy: installs what is missing, starts what is not running
+ * (servers first, then the gateways that need them), provisions contract resources, and
+ * leaves healthy running components alone.
  */
-export async function up(config: Config, out: Output): Promise<ComponentStatus[]> {
+export async function up(
+  config: Config,
+  out: Output,
+  request: { machines?: number } = {},
+): Promise<ComponentStatus[]> {
   const unlock = lock(config);
   try {
     await install(config, out);
-    const lines = linesOfFleet(process.env.FACTORY_FLEET ?? defaultFleetFile);
-    const { changed } = ensureCredentials(
-      config,
-      lines.length ? lines : [{ site: 'plant-1', line: 'line-1' }],
+    const previous = readPlan(config);
+    const plan: StackPlan = { fleet: previous.fleet, machines: request.machines ?? previous.machines };
+    const anyGatewayRunning = components(config, previous).some(
+      (c) => c.name.startsWith('gateway-') && running(config, c),
     );
-    const all = components(config);
-    if (changed) await reloadCredentials(config, all, out);
+    if (anyGatewayRunning && plan.machines !== previous.machines) {
+      throw new StackError(
+        `The stack runs ${previous.machines ?? "the fleet file's"} machines; run "factory down" first to start it with ${plan.machines}.`,
+      );
+    }
+    // Every line of the fleet gets a gateway account, whatever the scale.
+    const lines = gatewaySpecs({ fleet: plan.fleet }).map(({ site, line }) => ({ site, line }));
+    const { changed } = ensureCredentials(config, lines);
+    const serverGroup = servers(config);
+    if (changed) await reloadCredentials(config, serverGroup, out);
+    mkdirSync(paths(config).run, { recursive: true });
+    writeFileSync(planFile(config), `${JSON.stringify(plan)}\n`);
+    const all = components(config, plan);
+    const appGroup = all.slice(serverGroup.length);
 
     const before = await Promise.all(all.map((c) => probe(config, c)));
     if (before.every((s) => s.healthy)) {
       out.line('factory is already running and every component is healthy; nothing to do.');
       return before;
     }
-
-    const toStart = all.filter((c) => !running(config, c));
-    const conflicts: string[] = [];
-    for (const c of toStart) {
-      for (const b of c.binds) {
-        if (!(await isPortFree(b.addr))) {
-          const who = listenerOf(b.addr.port);
-          conflicts.push(
-            `${c.name} needs ${b.addr.host}:${b.addr.port}, which is taken${who ? ` by ${who}` : ''}: stop that process or set ${b.variable} to a free address.`,
-          );
-        }
-      }
-    }
+    const conflicts = await portConflicts(
+      config,
+      all.filter((c) => !running(config, c)),
+    );
     if (conflicts.length) throw new StackError(conflicts.join('\n'));
 
     const t0 = Date.now();
-    await Promise.all(
-      all.map(async (c) => {
-        let record = running(config, c);
-        if (!record) {
-          await c.prepare();
-          record = startDetached(c.spawn(), paths(config).log(c.name), paths(config).pid(c.name));
-          await awaitReady(config, c, record, out, t0);
-          out.line(`✓ ${c.name} started (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
-        }
-        await c.provision?.();
-      }),
-    );
+    await bringUp(config, serverGroup, out, t0);
+    await bringUp(config, appGroup, out, t0);
     const after = await Promise.all(all.map((c) => probe(config, c)));
     out.line(`✓ stack ready in ${seconds(Date.now() - t0)}`);
     return after;
@@ -246,8 +324,8 @@ function strays(config: Config, known: Set<number>): number[] {
     if (known.has(Number(pid)) || Number(pid) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(`${config.dataDir}/`) && !cmdline.includes('bin/factory.js'))
-        found.push(Number(pid));
+      const ours = cmdline.includes(`${config.dataDir}/`) || cmdline.includes(`${config.dataDir}\0`);
+      if (ours && !cmdline.includes('bin/factory.js')) found.push(Number(pid));
     } catch {
       // exited while we looked
     }
@@ -258,29 +336,33 @@ function strays(config: Config, known: Set<number>): number[] {
 export async function down(config: Config, out: Output): Promise<void> {
   const all = components(config);
   const known = new Set<number>();
-  await Promise.all(
-    [...all].reverse().map(async (c) => {
-      const pidFile = paths(config).pid(c.name);
-      const record = readPidFile(pidFile);
-      if (!record) return;
-      known.add(record.pid);
-      const t0 = Date.now();
-      const how = await stopProcess(record, config.stopTimeoutMs);
-      removePidFile(pidFile);
-      if (how === 'stopped')
-        out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
-      if (how === 'killed')
-        out.line(
-          `! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`,
-        );
-    }),
-  );
-  for (const pid of strays(config, known)) {
-    const how = await stopProcess(
-      { pid, marker: config.dataDir, startedAt: '', command: [] },
-      config.stopTimeoutMs,
+  const stop = (group: Component[]) =>
+    Promise.all(
+      group.map(async (c) => {
+        const pidFile = paths(config).pid(c.name);
+        const record = readPidFile(pidFile);
+        if (!record) return;
+        known.add(record.pid);
+        const t0 = Date.now();
+        const how = await stopProcess(record, config.stopTimeoutMs);
+        removePidFile(pidFile);
+        if (how === 'stopped')
+          out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
+        if (how === 'killed') {
+          out.line(
+            `! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`,
+          );
+        }
+      }),
     );
+  // Gateways first: they deliver what they hold while the broker is still up.
+  const serverCount = servers(config).length;
+  await stop(all.slice(serverCount));
+  await stop(all.slice(0, serverCount));
+  for (const pid of strays(config, known)) {
+    const how = await stopProcess({ pid, marker: '', startedAt: '', command: [] }, config.stopTimeoutMs);
     out.line(`✓ stopped a stray process ${pid} of this data directory (${how})`);
   }
+  rmSync(planFile(config), { force: true });
   out.line('factory is down.');
 }

@@ -20,7 +20,10 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function lineMachines(line: string, total: number) {
   const fleet = loadFleet();
   if (!fleet.ok) throw new Error(fleet.reason);
-  return deriveFleet(fleet.fleet, { machines: total }).machines.filter((m) => m.line === line);
+  // Ids of their own (T-…): the suite's stack runs a gateway for this line with the M-… machines.
+  return deriveFleet(fleet.fleet, { machines: total })
+    .machines.filter((m) => m.line === line)
+    .map((m) => ({ ...m, machineId: m.machineId.replace('M-', 'T-') }));
 }
 
 describe('line gateway against the real Mosquitto', () => {
@@ -42,6 +45,7 @@ describe('line gateway against the real Mosquitto', () => {
     });
     sub.on('message', (_topic, payload) => {
       const t = JSON.parse(payload.toString()) as { machineId: string; seq: number };
+      if (!t.machineId.startsWith('T-')) return;
       const seqs = received.get(t.machineId) ?? [];
       if (seqs.includes(t.seq)) duplicates++;
       else seqs.push(t.seq);

@@ -23,7 +23,9 @@ function processesOf(dataDir: string): string[] {
     .flatMap((pid) => {
       try {
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-        return cmd.includes(`${dataDir}/`) ? [`${pid}: ${cmd.slice(0, 120)}`] : [];
+        return cmd.includes(`${dataDir}/`) || cmd.includes(`${dataDir} `)
+          ? [`${pid}: ${cmd.slice(0, 120)}`]
+          : [];
       } catch {
         return [];
       }
@@ -39,11 +41,19 @@ describe('factory up / status / down', () => {
   it('reports every component healthy with pid, address and health in JSON', async () => {
     const { code, rows } = await statusJson();
     expect(code).toBe(0);
-    expect(rows.map((r) => r.name).sort()).toEqual(['influxdb', 'kafka', 'mosquitto', 'nats', 'temporal']);
+    expect(rows.map((r) => r.name).sort()).toEqual([
+      'gateway-plant-1-line-1',
+      'gateway-plant-1-line-2',
+      'influxdb',
+      'kafka',
+      'mosquitto',
+      'nats',
+      'temporal',
+    ]);
     for (const r of rows) {
       expect(r).toMatchObject({ healthy: true });
       expect(r.pid).toBeGreaterThan(0);
-      expect(r.address).toMatch(/127\.0\.0\.1:\d+/);
+      if (!r.name.startsWith('gateway-')) expect(r.address).toMatch(/127\.0\.0\.1:\d+/);
     }
   });
 
@@ -62,7 +72,10 @@ describe('factory up / status / down', () => {
     const broken = await statusJson();
     expect(broken.code).toBe(1);
     expect(broken.rows.find((r) => r.name === 'mosquitto')).toMatchObject({ healthy: false, pid: null });
-    expect(broken.rows.filter((r) => r.name !== 'mosquitto').every((r) => r.healthy)).toBe(true);
+    // The other servers stay healthy; the gateways lose their broker and cannot report.
+    const others = broken.rows.filter((r) => !r.name.startsWith('gateway-') && r.name !== 'mosquitto');
+    expect(others.every((r) => r.healthy)).toBe(true);
+    expect(broken.rows.filter((r) => r.name.startsWith('gateway-')).every((r) => !r.healthy)).toBe(true);
 
     const again = await factory(['up']);
     expect(again.code).toBe(0);
@@ -70,6 +83,7 @@ describe('factory up / status / down', () => {
     const healed = await statusJson();
     expect(healed.code).toBe(0);
     expect(healed.rows.find((r) => r.name === 'mosquitto')?.pid).not.toBe(victim.pid);
+    expect(healed.rows.every((r) => r.healthy)).toBe(true);
   });
 
   it('names a taken port and the variable that moves it, starting nothing', async () => {

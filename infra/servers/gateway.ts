@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { formatAddress, paths, projectRoot } from '../../common/config.js';
+import { operatorMqtt } from '../../common/credentials.js';
+import { mqttTopics } from '../../common/topics-mqtt.js';
+import { readPidFile } from '../supervisor/process.js';
+import { type Component, type ComponentContext, withTimeout } from './component.js';
+
+export interface GatewaySpec {
+  site: string;
+  line: string;
+  /** Machines this gateway serves (for display). */
+  machines: number;
+  fleetFile: string;
+  /** `up --machines N`: the fleet scaled to N machines in all. */
+  fleetTotal: number | undefined;
+}
+
+/** A status heartbeat older than this means the gateway is stuck or cut off. */
+const STALE_MS = 30_000;
+
+/**
+ * A line gateway as a supervised process. Healthy means: its own retained status on the broker
+ * says online, was written by this very process (pid), and is fresh.
+ */
+export function gateway(ctx: ComponentContext, spec: GatewaySpec): Component {
+  const { config } = ctx;
+  const gatewayId = `gw-${spec.site}-${spec.line}`;
+  const name = `gateway-${spec.site}-${spec.line}`;
+  const topic = mqttTopics.status(spec.site, spec.line, gatewayId);
+
+  const readStatus = async (): Promise<Record<string, unknown>> => {
+    const c = await withTimeout(
+      name,
+      5_000,
+      mqtt.connectAsync(`mqtt://${formatAddress(config.mqtt)}`, {
+        ...operatorMqtt(config),
+        clientId: `factory-health-${randomUUID().slice(0, 8)}`,
+        reconnectPeriod: 0,
+        connectTimeout: 3_000,
+      }),
+    );
+    try {
+      const got = new Promise<Record<string, unknown>>((resolve) =>
+        c.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()))),
+      );
+      await c.subscribeAsync(topic, { qos: 1 });
+      return await withTimeout(`${name} retained status`, 3_000, got);
+    } finally {
+      await c.endAsync(true);
+    }
+  };
+
+  const check = async () => {
+    const status = await readStatus();
+    const record = readPidFile(paths(config).pid(name));
+    if (status.online !== true)
+      throw new Error(`status says offline (${String(status.reason ?? 'no reason')})`);
+    if (record && status.pid !== record.pid)
+      throw new Error(`status is from pid ${status.pid}, not ${record.pid}`);
+    const age = Date.now() - Number(status.ts);
+    if (!(age < STALE_MS)) throw new Error(`last status is ${Math.round(age / 1000)}s old`);
+    return status;
+  };
+
+  return {
+    name,
+    address: `mqtt factory/${spec.site}/${spec.line}/# (${spec.machines} machines)`,
+    binds: [],
+    async prepare() {},
+    spawn: () => ({
+      command: process.execPath,
+      args: [
+        '--import',
+        'tsx',
+        join(projectRoot, 'firmware', 'main.ts'),
+        '--line',
+        `${spec.site}/${spec.line}`,
+        '--gateway-id',
+        gatewayId,
+        '--fleet',
+        spec.fleetFile,
+        ...(spec.fleetTotal ? ['--machines', String(spec.fleetTotal)] : []),
+        '--data-dir',
+        config.dataDir,
+      ],
+      cwd: projectRoot,
+      marker: join(projectRoot, 'firmware', 'main.ts'),
+    }),
+    ping: async () => void (await check()),
+    async health() {
+      const s = await check();
+      return `online, ${s.published} published, ${s.acked} acked, ${s.spooled} spooled, ${s.dropped} dropped`;
+    },
+  };
+}

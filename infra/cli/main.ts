@@ -1,9 +1,12 @@
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Config, ConfigError, loadConfig } from '../../common/config.js';
+import { type Config, ConfigError, loadConfig, projectRoot } from '../../common/config.js';
 import { CredentialsError } from '../../common/credentials.js';
 import { InstallError } from '../install/exec.js';
 import { consoleOutput } from '../supervisor/output.js';
 import { down, renderStatus, StackError, status, up } from '../supervisor/stack.js';
+import { bench } from './bench.js';
+import { watch } from './watch.js';
 
 interface Command {
   summary: string;
@@ -16,6 +19,14 @@ const out = consoleOutput();
 
 /** Bad flags or arguments: exit 2 with one sentence. */
 class UsageError extends Error {}
+
+function wholeNumber(flag: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[1-9]\d{0,5}$/.test(String(value))) {
+    throw new UsageError(`--${flag} must be a whole number from 1 to 999999, not "${value}".`);
+  }
+  return Number(value);
+}
 
 /** Contract commands whose capability lands with a later issue: say so plainly, exit 2. */
 const later = (summary: string, usage: string, issue: string): Command => ({
@@ -41,13 +52,9 @@ const commands: Record<string, Command> = {
       workers: { type: 'string', help: 'number of actor worker processes (arrives with sharding)' },
     },
     async run(config, { values }) {
-      for (const flag of ['machines', 'workers'] as const) {
-        const v = values[flag];
-        if (v !== undefined && !/^[1-9]\d{0,5}$/.test(String(v))) {
-          throw new UsageError(`--${flag} must be a whole number from 1 to 999999, not "${v}".`);
-        }
-      }
-      const machines = values.machines === undefined ? undefined : Number(values.machines);
+      const machines =
+        values.machines === undefined ? undefined : wholeNumber('machines', values.machines, 0);
+      if (values.workers !== undefined) wholeNumber('workers', values.workers, 0);
       const rows = await up(config, out, { machines });
       out.line('');
       out.line(renderStatus(config, rows));
@@ -77,6 +84,20 @@ const commands: Record<string, Command> = {
       return rows.every((r) => r.healthy) ? 0 : 1;
     },
   },
+  watch: {
+    summary: 'print live telemetry from MQTT, one line per reading',
+    usage: 'watch [machineId] [--json]',
+    options: { json: { type: 'boolean', help: 'print the raw JSON messages' } },
+    async run(config, { values, positionals }) {
+      if (positionals.length > 1) throw new UsageError('watch takes at most one machine id.');
+      try {
+        await watch(config, positionals[0], values.json === true, out);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      return 0;
+    },
+  },
   scale: later('change the number of actor worker processes', 'scale --workers W', 'sharded workers issue'),
   inject: later(
     'inject a fault into a machine',
@@ -87,7 +108,22 @@ const commands: Record<string, Command> = {
   alarm: later('acknowledge an alarm', 'alarm ack <alarmId>', 'alarms issue'),
   ticket: later('open a maintenance ticket', 'ticket open <machineId>', 'maintenance issue'),
   sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),
-  bench: later('run the benchmarks and write JSON results', 'bench', 'benchmarks issue'),
+  bench: {
+    summary: 'run the benchmarks and write JSON results (reports/bench/)',
+    usage: 'bench [--machines N] [--seconds S] [--out DIR]',
+    options: {
+      machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
+      seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
+      out: { type: 'string', help: 'where to write the JSON results (default reports/bench)' },
+    },
+    async run(_config, { values }) {
+      const machines = wholeNumber('machines', values.machines, 10_000);
+      const seconds = wholeNumber('seconds', values.seconds, 20);
+      const outDir = resolve(String(values.out ?? join(projectRoot, 'reports', 'bench')));
+      await bench({ machines, seconds, outDir }, out);
+      return 0;
+    },
+  },
 };
 
 function usage(): string {

@@ -26,6 +26,11 @@ export interface GatewayOptions {
   tickMs: number;
   /** Where the machines' snapshots are kept between runs. */
   snapshotFile: string;
+  /**
+   * Snapshot files of the other gateways of this data directory: a machine that moved here
+   * (the fleet was rescaled) continues its seq from wherever it was saved last.
+   */
+  peerSnapshotFiles?: () => string[];
   snapshotEveryMs: number;
   clock?: () => number;
   log: Logger;
@@ -149,14 +154,14 @@ export class Gateway {
         model = createMachineModel(m.params);
         models.set(m.params, model);
       }
-      const snapshot = saved?.machines[m.machineId];
-      const actor = snapshot
-        ? startMachineActor(model, { snapshot: snapshot as never })
+      const found = saved.get(m.machineId);
+      const actor = found
+        ? startMachineActor(model, { snapshot: found.snapshot as never })
         : startMachineActor(model, { input: { seed: m.seed, ts: now } });
       this.hosted.set(m.machineId, { machine: m, actor });
-      if (snapshot && saved && !saved.clean) {
+      if (found && !found.clean) {
         const before = actor.getSnapshot().context;
-        const seqSkip = Math.ceil((now - saved.savedAt) / saved.tickMs) + 1;
+        const seqSkip = Math.ceil((now - found.savedAt) / found.tickMs) + 1;
         actor.send({ type: 'RESUME', epoch: before.epoch + 1, seqSkip });
         const after = actor.getSnapshot().context;
         this.publisher.publish(
@@ -173,18 +178,36 @@ export class Gateway {
         );
       }
     }
-    if (saved) this.opts.log.info('machines restored', { clean: saved.clean, machines: this.hosted.size });
+    this.opts.log.info('machines started', { restored: saved.size, machines: this.hosted.size });
   }
 
+  /** The latest saved snapshot of each machine, across this gateway's file and its peers'. */
   private readSaved() {
-    try {
-      const parsed = savedSchema.safeParse(JSON.parse(readFileSync(this.opts.snapshotFile, 'utf8')));
-      if (parsed.success) return parsed.data;
-      this.opts.log.warn('ignoring malformed snapshot file', { file: this.opts.snapshotFile });
-    } catch {
-      // first start
+    const best = new Map<
+      string,
+      { snapshot: unknown; seq: number; savedAt: number; clean: boolean; tickMs: number }
+    >();
+    const files = [this.opts.snapshotFile, ...(this.opts.peerSnapshotFiles?.() ?? [])];
+    for (const file of new Set(files)) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(file, 'utf8'));
+      } catch {
+        continue; // first start, or a peer that never saved
+      }
+      const parsed = savedSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.opts.log.warn('ignoring malformed snapshot file', { file });
+        continue;
+      }
+      const { savedAt, clean, tickMs } = parsed.data;
+      for (const [id, snapshot] of Object.entries(parsed.data.machines)) {
+        const seq = (snapshot as { context?: { seq?: unknown } }).context?.seq;
+        if (typeof seq !== 'number') continue;
+        if ((best.get(id)?.seq ?? -1) < seq) best.set(id, { snapshot, seq, savedAt, clean, tickMs });
+      }
     }
-    return undefined;
+    return best;
   }
 
   private save(clean: boolean) {

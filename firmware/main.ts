@@ -2,6 +2,7 @@
  * The line gateway process: `node --import tsx firmware/main.ts --line plant-1/line-1`.
  * Hosts the line's machines from the fleet file and publishes their telemetry over MQTT.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -71,6 +72,10 @@ export async function main(argv: string[]): Promise<number> {
     machines,
     tickMs: args['tick-ms'],
     snapshotFile: join(state, 'snapshots.json'),
+    peerSnapshotFiles: () => {
+      const root = join(config.dataDir, 'gateways');
+      return existsSync(root) ? readdirSync(root).map((g) => join(root, g, 'snapshots.json')) : [];
+    },
     snapshotEveryMs: 5_000,
     log,
     publisher: {

@@ -55,6 +55,10 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+[mMgG]$/)
     .default('768m'),
+  FACTORY_BRIDGES: positiveInt.max(16).default(2),
+  FACTORY_BRIDGE_LANES: positiveInt.max(256).default(16),
+  FACTORY_WRITERS: positiveInt.max(16).default(1),
+  FACTORY_METRICS_PORT_BASE: positiveInt.max(65000).default(9400),
   FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),
   FACTORY_START_TIMEOUT_MS: positiveInt.default(180_000),
   /** Secrets: when set they override what `factory up` generated into credentials.json. */
@@ -80,6 +84,7 @@ export interface Config {
   temporalNamespace: string;
   http: Address;
   partitions: { telemetry: number; commands: number };
+  pipeline: { bridges: number; lanes: number; writers: number; metricsPortBase: number };
   stopTimeoutMs: number;
   startTimeoutMs: number;
   mqttOverride: { username: string; password: string } | undefined;
@@ -113,6 +118,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalNamespace: e.FACTORY_TEMPORAL_NAMESPACE,
     http: e.FACTORY_HTTP_ADDR,
     partitions: { telemetry: e.FACTORY_TELEMETRY_PARTITIONS, commands: e.FACTORY_COMMAND_PARTITIONS },
+    pipeline: {
+      bridges: e.FACTORY_BRIDGES,
+      lanes: e.FACTORY_BRIDGE_LANES,
+      writers: e.FACTORY_WRITERS,
+      metricsPortBase: e.FACTORY_METRICS_PORT_BASE,
+    },
     stopTimeoutMs: e.FACTORY_STOP_TIMEOUT_MS,
     startTimeoutMs: e.FACTORY_START_TIMEOUT_MS,
     mqttOverride:

@@ -6,6 +6,8 @@ export const TOPICS = {
   telemetryDlq: 'telemetry.dlq',
   alarms: 'alarms',
   machineCommands: 'machine-commands',
+  /** Not in the contract's list: machine lifecycle events (epoch changes and the seq gaps they explain). */
+  machineEvents: 'machine-events',
 } as const;
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -15,6 +17,7 @@ export function topicSpecs(config: Config) {
     { topic: TOPICS.telemetry, numPartitions: config.partitions.telemetry, retentionMs: 7 * DAY_MS },
     { topic: TOPICS.telemetryDlq, numPartitions: 3, retentionMs: 30 * DAY_MS },
     { topic: TOPICS.alarms, numPartitions: 6, retentionMs: 90 * DAY_MS },
+    { topic: TOPICS.machineEvents, numPartitions: 3, retentionMs: 90 * DAY_MS },
     // Its partitions are the shards: a worker owns the actors whose commands land on its partitions.
     { topic: TOPICS.machineCommands, numPartitions: config.partitions.commands, retentionMs: 7 * DAY_MS },
   ];

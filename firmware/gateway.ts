@@ -81,6 +81,8 @@ export class Gateway {
         ts: this.clock(),
         ticks: this.ticks,
         ...this.publisher.stats,
+        // Each machine's last seq: the high-water mark `factory verify` checks storage against.
+        seqs: this.lastSeqs(),
       }),
       log: opts.log,
     });

@@ -23,6 +23,7 @@ import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
 import { mosquitto } from '../servers/mosquitto.js';
 import { nats } from '../servers/nats.js';
+import { pipelineProcess } from '../servers/pipeline.js';
 import { temporal } from '../servers/temporal.js';
 import { type Output, seconds, table } from './output.js';
 import { isPortFree, listenerOf } from './ports.js';
@@ -75,9 +76,24 @@ export function gatewaySpecs(plan: StackPlan): GatewaySpec[] {
   return [...specs.values()];
 }
 
-export function components(config: Config, plan: StackPlan = readPlan(config)): Component[] {
-  return [...servers(config), ...gatewaySpecs(plan).map((g) => gateway(context(config), g))];
+/**
+ * Start order, tier by tier; `down` goes in reverse. Writers before bridges before gateways:
+ * the bridges' persistent subscriptions must exist before the first telemetry is published
+ * (the broker drops messages nobody subscribes to), and at shutdown the gateways deliver
+ * what they hold while the pipeline still runs.
+ */
+export function tiers(config: Config, plan: StackPlan = readPlan(config)): Component[][] {
+  const ctx = context(config);
+  const { bridges, writers } = config.pipeline;
+  return [
+    servers(config),
+    Array.from({ length: writers }, (_, i) => pipelineProcess(ctx, 'writer', i + 1)),
+    Array.from({ length: bridges }, (_, i) => pipelineProcess(ctx, 'bridge', i + 1)),
+    gatewaySpecs(plan).map((g) => gateway(ctx, g)),
+  ];
 }
+
+export const components = (config: Config, plan?: StackPlan): Component[] => tiers(config, plan).flat();
 
 const context = (config: Config): ComponentContext => ({
   config,
@@ -288,12 +304,11 @@ export async function up(
     // Every line of the fleet gets a gateway account, whatever the scale.
     const lines = gatewaySpecs({ fleet: plan.fleet }).map(({ site, line }) => ({ site, line }));
     const { changed } = ensureCredentials(config, lines);
-    const serverGroup = servers(config);
-    if (changed) await reloadCredentials(config, serverGroup, out);
+    if (changed) await reloadCredentials(config, servers(config), out);
     mkdirSync(paths(config).run, { recursive: true });
     writeFileSync(planFile(config), `${JSON.stringify(plan)}\n`);
-    const all = components(config, plan);
-    const appGroup = all.slice(serverGroup.length);
+    const groups = tiers(config, plan);
+    const all = groups.flat();
 
     const before = await Promise.all(all.map((c) => probe(config, c)));
     if (before.every((s) => s.healthy)) {
@@ -307,8 +322,7 @@ export async function up(
     if (conflicts.length) throw new StackError(conflicts.join('\n'));
 
     const t0 = Date.now();
-    await bringUp(config, serverGroup, out, t0);
-    await bringUp(config, appGroup, out, t0);
+    for (const group of groups) await bringUp(config, group, out, t0);
     const after = await Promise.all(all.map((c) => probe(config, c)));
     out.line(`✓ stack ready in ${seconds(Date.now() - t0)}`);
     return after;
@@ -334,7 +348,6 @@ function strays(config: Config, known: Set<number>): number[] {
 }
 
 export async function down(config: Config, out: Output): Promise<void> {
-  const all = components(config);
   const known = new Set<number>();
   const stop = (group: Component[]) =>
     Promise.all(
@@ -355,10 +368,7 @@ export async function down(config: Config, out: Output): Promise<void> {
         }
       }),
     );
-  // Gateways first: they deliver what they hold while the broker is still up.
-  const serverCount = servers(config).length;
-  await stop(all.slice(serverCount));
-  await stop(all.slice(0, serverCount));
+  for (const group of tiers(config).reverse()) await stop(group);
   for (const pid of strays(config, known)) {
     const how = await stopProcess({ pid, marker: '', startedAt: '', command: [] }, config.stopTimeoutMs);
     out.line(`✓ stopped a stray process ${pid} of this data directory (${how})`);

@@ -1,0 +1,68 @@
+import { FieldType, InfluxDB, type IPoint } from 'influx';
+import type { Config } from '../common/config.js';
+import { MEASUREMENTS, RETENTION } from '../common/influx-schema.js';
+import type { TelemetryV1 } from '../common/telemetry.js';
+import type { MachineEvent } from './validate.js';
+
+export const EVENTS_MEASUREMENT = 'machine_events';
+
+/** The `influx` client with the contract's field types (integers stay integers). */
+export function pipelineInflux(config: Config): InfluxDB {
+  return new InfluxDB({
+    host: config.influx.host,
+    port: config.influx.port,
+    database: config.influxDb,
+    schema: [
+      {
+        measurement: MEASUREMENTS.telemetry,
+        tags: ['site', 'line', 'machine', 'state'],
+        fields: {
+          temperature: FieldType.FLOAT,
+          speed: FieldType.FLOAT,
+          vibration: FieldType.FLOAT,
+          power: FieldType.FLOAT,
+          production_count: FieldType.INTEGER,
+          good_count: FieldType.INTEGER,
+          oee: FieldType.FLOAT,
+          seq: FieldType.INTEGER,
+        },
+      },
+      {
+        measurement: EVENTS_MEASUREMENT,
+        tags: ['site', 'line', 'machine', 'type'],
+        fields: { epoch: FieldType.INTEGER, skipped_from: FieldType.INTEGER, skipped_to: FieldType.INTEGER },
+      },
+    ],
+  });
+}
+
+/** Telemetry v1 as the contract's measurement: tags site, line, machine, state. */
+export function telemetryPoint(t: TelemetryV1): IPoint {
+  return {
+    measurement: MEASUREMENTS.telemetry,
+    tags: { site: t.site, line: t.line, machine: t.machineId, state: t.state },
+    fields: {
+      temperature: t.temperatureC,
+      speed: t.speedRpm,
+      vibration: t.vibrationMmS,
+      power: t.powerKw,
+      production_count: t.productionCount,
+      good_count: t.goodCount,
+      oee: t.oee,
+      seq: t.seq,
+    },
+    timestamp: t.ts,
+  };
+}
+
+export function eventPoint(e: MachineEvent & { site: string; line: string }): IPoint {
+  return {
+    measurement: EVENTS_MEASUREMENT,
+    tags: { site: e.site, line: e.line, machine: e.machineId, type: e.type },
+    fields: { epoch: e.epoch, skipped_from: e.skippedFrom, skipped_to: e.skippedTo },
+    timestamp: e.ts,
+  };
+}
+
+export const writeRaw = (influx: InfluxDB, points: IPoint[]) =>
+  influx.writePoints(points, { precision: 'ms', retentionPolicy: RETENTION.raw.name });

@@ -1,0 +1,81 @@
+/**
+ * A pipeline process: `node --import tsx pipeline/main.ts bridge|writer --id bridge-1
+ * --metrics-addr 127.0.0.1:9401`. Counters at GET /metrics and /healthz on that address.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
+import { CredentialsError, readCredentials } from '../common/credentials.js';
+import { jsonLogger } from '../common/log.js';
+import { Bridge } from './bridge.js';
+import { pipelineInflux } from './influx.js';
+import { pipelineKafka } from './kafka.js';
+import { Metrics, onShutdown, serveMetrics } from './runtime.js';
+import { Writer } from './writer.js';
+
+const argsSchema = z.object({
+  role: z.enum(['bridge', 'writer'], { error: 'the role must be "bridge" or "writer"' }),
+  id: z.string().regex(/^[\w.-]{1,64}$/, '--id may use letters, digits, dot, dash and underscore'),
+  'metrics-addr': z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
+    .default('127.0.0.1:0'),
+  lanes: z.coerce.number().int().min(1).max(256, '--lanes must be 1-256').default(16),
+  'data-dir': z.string().optional(),
+});
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      id: { type: 'string' },
+      'metrics-addr': { type: 'string' },
+      lanes: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+  });
+  const parsed = argsSchema.safeParse({ ...values, role: positionals[0] });
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
+  const args = parsed.data;
+  const config = loadConfig(
+    args['data-dir'] ? { ...process.env, FACTORY_DATA_DIR: args['data-dir'] } : process.env,
+  );
+  const log = jsonLogger({ role: args.role, instance: args.id });
+  const metrics = new Metrics(args.role, args.id);
+  const kafka = pipelineKafka(config, args.id, log);
+  const [host, port] = args['metrics-addr'].split(':') as [string, string];
+
+  const process_ =
+    args.role === 'bridge'
+      ? new Bridge({
+          id: args.id,
+          mqttUrl: `mqtt://${formatAddress(config.mqtt)}`,
+          account: config.mqttOverride ?? readCredentials(config).mqttBridge,
+          lanes: args.lanes,
+          kafka,
+          metrics,
+          log,
+          lingerMs: 5,
+        })
+      : new Writer({ kafka, influx: pipelineInflux(config), metrics, log, chunk: 5_000 });
+  const { port: bound } = await serveMetrics(metrics, { host, port: Number(port) }, () => process_.healthy);
+  await process_.start();
+  log.info('started', { metrics: `http://${host}:${bound}/metrics` });
+  const statsTimer = setInterval(() => log.info('counters', metrics.snapshot()), 30_000);
+  const code = await onShutdown(log, 20_000, () => process_.stop());
+  clearInterval(statsTimer);
+  return code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error & { code?: string }) => {
+    const usage = err instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS') === true;
+    const known = usage || err instanceof ConfigError || err instanceof CredentialsError;
+    process.stderr.write(`pipeline: ${known ? err.message : err.stack}\n`);
+    process.exit(usage ? 2 : 1);
+  },
+);

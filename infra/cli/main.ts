@@ -6,6 +6,7 @@ import { InstallError } from '../install/exec.js';
 import { consoleOutput } from '../supervisor/output.js';
 import { down, renderStatus, StackError, status, up } from '../supervisor/stack.js';
 import { bench } from './bench.js';
+import { VerifyError, verify } from './verify.js';
 import { watch } from './watch.js';
 
 interface Command {
@@ -104,7 +105,27 @@ const commands: Record<string, Command> = {
     'inject <machineId> <fault> [--param k=v ...]',
     'actors issue',
   ),
-  verify: later('end-to-end loss check; exit 1 on loss', 'verify', 'ingestion issue'),
+  verify: {
+    summary: 'end-to-end loss check: published seq numbers against InfluxDB; exit 1 on loss',
+    usage: 'verify [--wait S] [--json]',
+    options: {
+      wait: {
+        type: 'string',
+        help: 'seconds to let storage catch up before calling a reading lost (default 30)',
+      },
+      json: { type: 'boolean', help: 'print the full report as JSON' },
+    },
+    async run(config, { values }) {
+      const waitMs = wholeNumber('wait', values.wait, 30) * 1000;
+      try {
+        const report = await verify(config, { waitMs, json: values.json === true }, out);
+        return report.ok ? 0 : 1;
+      } catch (err) {
+        if (err instanceof VerifyError) throw new StackError(err.message);
+        throw err;
+      }
+    },
+  },
   alarm: later('acknowledge an alarm', 'alarm ack <alarmId>', 'alarms issue'),
   ticket: later('open a maintenance ticket', 'ticket open <machineId>', 'maintenance issue'),
   sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),

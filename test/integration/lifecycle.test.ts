@@ -42,6 +42,8 @@ describe('factory up / status / down', () => {
     const { code, rows } = await statusJson();
     expect(code).toBe(0);
     expect(rows.map((r) => r.name).sort()).toEqual([
+      'bridge-1',
+      'bridge-2',
       'gateway-plant-1-line-1',
       'gateway-plant-1-line-2',
       'influxdb',
@@ -49,11 +51,13 @@ describe('factory up / status / down', () => {
       'mosquitto',
       'nats',
       'temporal',
+      'writer-1',
     ]);
     for (const r of rows) {
       expect(r).toMatchObject({ healthy: true });
       expect(r.pid).toBeGreaterThan(0);
       if (!r.name.startsWith('gateway-')) expect(r.address).toMatch(/127\.0\.0\.1:\d+/);
+      expect(r.detail).not.toBe('');
     }
   });
 
@@ -72,10 +76,11 @@ describe('factory up / status / down', () => {
     const broken = await statusJson();
     expect(broken.code).toBe(1);
     expect(broken.rows.find((r) => r.name === 'mosquitto')).toMatchObject({ healthy: false, pid: null });
-    // The other servers stay healthy; the gateways lose their broker and cannot report.
-    const others = broken.rows.filter((r) => !r.name.startsWith('gateway-') && r.name !== 'mosquitto');
-    expect(others.every((r) => r.healthy)).toBe(true);
-    expect(broken.rows.filter((r) => r.name.startsWith('gateway-')).every((r) => !r.healthy)).toBe(true);
+    // The other servers stay healthy; gateways and bridges lose their broker and say so.
+    const byName = new Map(broken.rows.map((r) => [r.name, r]));
+    for (const name of ['nats', 'kafka', 'influxdb', 'temporal', 'writer-1'])
+      expect(byName.get(name)?.healthy).toBe(true);
+    for (const name of ['gateway-plant-1-line-1', 'bridge-1']) expect(byName.get(name)?.healthy).toBe(false);
 
     const again = await factory(['up']);
     expect(again.code).toBe(0);

@@ -18,6 +18,7 @@ export const testEnv: Record<string, string> = {
   FACTORY_TEMPORAL_ADDR: '127.0.0.1:27233',
   FACTORY_TEMPORAL_UI_ADDR: '127.0.0.1:28233',
   FACTORY_HTTP_ADDR: '127.0.0.1:23000',
+  FACTORY_METRICS_PORT_BASE: '29400',
 };
 
 export const testConfig = (overrides: Record<string, string> = {}): Config =>

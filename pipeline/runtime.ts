@@ -3,9 +3,18 @@ import type { Address } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 
 /** Counters and gauges of one pipeline process, served as Prometheus text and JSON. */
+/** Latency buckets in milliseconds (upper bounds), for end-to-end and request times. */
+export const LATENCY_BUCKETS_MS = [
+  5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 30_000,
+];
+
 export class Metrics {
   private readonly values = new Map<string, number>();
   private readonly kinds = new Map<string, 'counter' | 'gauge'>();
+  private readonly histograms = new Map<
+    string,
+    { buckets: number[]; counts: number[]; sum: number; count: number }
+  >();
 
   constructor(
     readonly role: string,
@@ -22,12 +31,49 @@ export class Metrics {
     this.values.set(name, value);
   }
 
+  /** Cumulative histogram (Prometheus style): bucket i counts observations <= buckets[i]. */
+  observe(name: string, value: number, buckets: number[] = LATENCY_BUCKETS_MS) {
+    let h = this.histograms.get(name);
+    if (!h) {
+      h = { buckets, counts: new Array(buckets.length + 1).fill(0), sum: 0, count: 0 };
+      this.histograms.set(name, h);
+    }
+    let i = 0;
+    while (i < buckets.length && value > buckets[i]!) i++;
+    h.counts[i]!++;
+    h.sum += value;
+    h.count++;
+  }
+
+  /** Per bucket upper bound (Infinity last): how many observations fell at or below it. */
+  histogram(name: string): { le: number; count: number }[] {
+    const h = this.histograms.get(name);
+    if (!h) return [];
+    let running = 0;
+    return h.counts.map((c, i) => {
+      running += c;
+      return { le: h.buckets[i] ?? Number.POSITIVE_INFINITY, count: running };
+    });
+  }
+
   get(name: string): number {
     return this.values.get(name) ?? 0;
   }
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(this.values);
+  }
+
+  histogramsSnapshot(): Record<string, { le: number | '+Inf'; count: number }[]> {
+    return Object.fromEntries(
+      [...this.histograms.keys()].map((name) => [
+        name,
+        this.histogram(name).map((b) => ({
+          le: Number.isFinite(b.le) ? b.le : ('+Inf' as const),
+          count: b.count,
+        })),
+      ]),
+    );
   }
 
   prometheus(): string {
@@ -37,8 +83,39 @@ export class Metrics {
       const metric = `factory_${this.role}_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}${kind === 'counter' ? '_total' : ''}`;
       lines.push(`# TYPE ${metric} ${kind}`, `${metric}{instance="${this.instance}"} ${value}`);
     }
+    for (const [name, h] of this.histograms) {
+      const metric = `factory_${this.role}_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+      lines.push(`# TYPE ${metric} histogram`);
+      for (const b of this.histogram(name)) {
+        const le = Number.isFinite(b.le) ? String(b.le) : '+Inf';
+        lines.push(`${metric}_bucket{instance="${this.instance}",le="${le}"} ${b.count}`);
+      }
+      lines.push(
+        `${metric}_sum{instance="${this.instance}"} ${h.sum}`,
+        `${metric}_count{instance="${this.instance}"} ${h.count}`,
+      );
+    }
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** The q-quantile (0..1) of a cumulative histogram, interpolated within its bucket. */
+export function quantile(hist: { le: number; count: number }[], q: number): number | null {
+  const total = hist.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const b of hist) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return prevLe;
+      const inBucket = b.count - prevCount;
+      return inBucket === 0 ? b.le : prevLe + ((rank - prevCount) / inBucket) * (b.le - prevLe);
+    }
+    prevLe = b.le;
+    prevCount = b.count;
+  }
+  return prevLe;
 }
 
 /**
@@ -65,6 +142,7 @@ export async function serveMetrics(
           instance: metrics.instance,
           pid: process.pid,
           counters: metrics.snapshot(),
+          histograms: metrics.histogramsSnapshot(),
         }),
       );
     } else {

@@ -113,6 +113,11 @@ export class Writer {
       });
       this.influxOk = true;
       m.inc('written', chunk.length);
+      // End to end: from the reading's timestamp (taken when the gateway published it) to now.
+      const now = Date.now();
+      for (const p of chunk) {
+        if (p.measurement === 'telemetry') m.observe('endToEndMs', Math.max(0, now - Number(p.timestamp)));
+      }
       await heartbeat().catch(() => undefined);
     }
     const last = batch.lastOffset();

@@ -2,13 +2,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { Config } from '../../common/config.js';
 import { projectRoot } from '../../common/config.js';
 import type { Output } from '../supervisor/output.js';
+import { benchPipeline } from './bench-pipeline.js';
 
 export interface BenchRequest {
   machines: number;
   seconds: number;
   outDir: string;
+  /** Also measure the running stack's ingestion (needs `factory up`). */
+  pipeline?: { config: Config; rate: number; seconds: number; machines: number };
 }
 
 /** Runs a benchmark script in a fresh Node (with --expose-gc) and returns its JSON line. */
@@ -59,12 +63,21 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     headless: { ticksPerSecond: number; bytesPerMachine: number };
     simulatedWeekMs: { actor: number | null; headless: number };
   };
+  let pipeline: Awaited<ReturnType<typeof benchPipeline>> | undefined;
+  if (req.pipeline) {
+    const { config, ...load } = req.pipeline;
+    out.line(
+      `Benchmarking ingestion MQTT → Kafka → InfluxDB: ${load.rate} readings/s for ${load.seconds}s from ${load.machines} machines…`,
+    );
+    pipeline = await benchPipeline(config, load, out);
+  }
   const result = {
     kind: 'factory-bench',
     at: new Date().toISOString(),
     commit: gitCommit(),
     host: { cores: cpus().length, cpu: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
     actors,
+    ...(pipeline ? { pipeline } : {}),
   };
   mkdirSync(req.outDir, { recursive: true });
   const file = join(req.outDir, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -75,6 +88,11 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
       `  XState actors: ${Math.round(actors.ticksPerSecond).toLocaleString('en')} ticks/s on one core, ${Math.round(actors.bytesPerActor).toLocaleString('en')} bytes per actor`,
       `  headless step: ${Math.round(actors.headless.ticksPerSecond).toLocaleString('en')} ticks/s, ${Math.round(actors.headless.bytesPerMachine).toLocaleString('en')} bytes per machine`,
       `  one machine, simulated week: ${actors.simulatedWeekMs.actor ?? '-'} ms as an actor, ${actors.simulatedWeekMs.headless} ms headless`,
+      ...(pipeline
+        ? [
+            `  ingestion: ${pipeline.sustainedPerSecond} readings/s sustained (offered ${pipeline.offeredPerSecond}/s, ${pipeline.stored}/${pipeline.published} stored), end to end p50 ${pipeline.endToEndMs.p50} ms, p99 ${pipeline.endToEndMs.p99} ms`,
+          ]
+        : []),
       `Results: ${file}`,
     ].join('\n'),
   );

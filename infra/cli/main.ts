@@ -131,17 +131,31 @@ const commands: Record<string, Command> = {
   sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
-    usage: 'bench [--machines N] [--seconds S] [--out DIR]',
+    usage: 'bench [--machines N] [--seconds S] [--pipeline [--rate R] [--duration S]] [--out DIR]',
     options: {
       machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
       seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
+      pipeline: {
+        type: 'boolean',
+        help: 'also measure ingestion through the running stack (factory up first)',
+      },
+      rate: { type: 'string', help: 'readings per second offered to the pipeline (default 2000)' },
+      duration: { type: 'string', help: 'seconds of pipeline load (default 20)' },
       out: { type: 'string', help: 'where to write the JSON results (default reports/bench)' },
     },
-    async run(_config, { values }) {
+    async run(config, { values }) {
       const machines = wholeNumber('machines', values.machines, 10_000);
       const seconds = wholeNumber('seconds', values.seconds, 20);
       const outDir = resolve(String(values.out ?? join(projectRoot, 'reports', 'bench')));
-      await bench({ machines, seconds, outDir }, out);
+      const pipeline = values.pipeline
+        ? {
+            config,
+            rate: wholeNumber('rate', values.rate, 2_000),
+            seconds: wholeNumber('duration', values.duration, 20),
+            machines: 500,
+          }
+        : undefined;
+      await bench({ machines, seconds, outDir, pipeline }, out);
       return 0;
     },
   },

@@ -70,7 +70,7 @@ export function validateEvent(
 ): Verdict<MachineEvent & { site: string; line: string }> {
   const m = TOPIC.exec(topic);
   const key = m?.[3] ?? `mqtt:${topic}`;
-  if (!m || m[4] !== 'events') return { ok: false, reason: `not an events topic: ${topic}`, key };
+  if (m?.[4] !== 'events' || !m) return { ok: false, reason: `not an events topic: ${topic}`, key };
   const json = parseJson(raw);
   if (!json.ok) return { ok: false, reason: json.reason, key };
   const parsed = machineEventSchema.safeParse(json.value);

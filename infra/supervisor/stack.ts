@@ -12,7 +12,7 @@ import {
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_FLEET_FILE, deriveFleet, loadFleet } from '../../actors/index.js';
-import { type Config, paths, projectRoot } from '../../common/config.js';
+import { type Config, paths } from '../../common/config.js';
 import { ensureCredentials } from '../../common/credentials.js';
 import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
@@ -263,7 +263,7 @@ async function bringUp(config: Config, group: Component[], out: Output, t0: numb
   );
 }
 
-async function portConflicts(config: Config, toStart: Component[]): Promise<string[]> {
+async function portConflicts(toStart: Component[]): Promise<string[]> {
   const conflicts: string[] = [];
   for (const c of toStart) {
     for (const b of c.binds) {
@@ -315,10 +315,7 @@ export async function up(
       out.line('factory is already running and every component is healthy; nothing to do.');
       return before;
     }
-    const conflicts = await portConflicts(
-      config,
-      all.filter((c) => !running(config, c)),
-    );
+    const conflicts = await portConflicts(all.filter((c) => !running(config, c)));
     if (conflicts.length) throw new StackError(conflicts.join('\n'));
 
     const t0 = Date.now();

@@ -13,6 +13,7 @@ import { kafkaClient } from '../../infra/servers/kafka.js';
 import { connectNats, SNAPSHOT_BUCKET } from '../../infra/servers/nats.js';
 import { connectTemporal } from '../../infra/servers/temporal.js';
 import { waitFor } from '../../infra/supervisor/process.js';
+import { pipelineInflux, telemetryPoint, writeRaw } from '../../pipeline/influx.js';
 import { testConfig } from './stack-env.js';
 
 const config = testConfig();
@@ -135,18 +136,31 @@ describe('influxdb', () => {
     expect(rps.find((p) => p.name === RETENTION.rollup.name)).toMatchObject({ duration: '2160h0m0s' });
 
     const machine = `M-${randomUUID().slice(0, 8)}`;
-    await influx.writePoints([
-      {
-        measurement: 'telemetry',
-        tags: { site: 'plant-1', line: 'line-1', machine, state: 'RUNNING' },
-        fields: { temperature: 45.2, speed: 1050, vibration: 2.1, power: 12.3, seq: 7 },
-        timestamp: new Date(),
-      },
+    // Written exactly as the pipeline writes (typed fields: counts and seq are integers).
+    await writeRaw(pipelineInflux(config), [
+      telemetryPoint({
+        v: 1,
+        site: 'plant-1',
+        line: 'line-1',
+        machineId: machine,
+        ts: Date.now(),
+        seq: 7,
+        state: 'RUNNING',
+        temperatureC: 45.2,
+        speedRpm: 1050,
+        vibrationMmS: 2.1,
+        powerKw: 12.3,
+        productionCount: 1247,
+        goodCount: 1230,
+        oee: 0.875,
+      }),
     ]);
-    const rows = await influx.query<{ temperature: number; seq: number }>(
-      `SELECT temperature, seq FROM telemetry WHERE machine = '${machine}'`,
+    const rows = await influx.query<{ temperature: number; seq: number; good_count: number; state: string }>(
+      `SELECT temperature, seq, good_count, state FROM raw.telemetry WHERE machine = '${machine}'`,
     );
-    expect(rows.map((r) => [r.temperature, r.seq])).toEqual([[45.2, 7]]);
+    expect(rows.map((r) => [r.temperature, r.seq, r.good_count, r.state])).toEqual([
+      [45.2, 7, 1230, 'RUNNING'],
+    ]);
   });
 });
 

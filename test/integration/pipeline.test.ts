@@ -118,6 +118,20 @@ describe('ingestion without loss, against the real servers', () => {
     await expectNoLoss(await s.finish(), 'bridge killed');
   });
 
+  it('stops a bridge and the writer gracefully on SIGTERM mid-stream, finishing what they hold', async () => {
+    const s = stream('G', 20);
+    await s.runFor(1_000);
+    const stops = await Promise.all([
+      stopProcess(pidOf('bridge-2'), 25_000),
+      stopProcess(pidOf('writer-1'), 25_000),
+    ]);
+    expect(stops).toEqual(['stopped', 'stopped']); // exited by themselves, no KILL needed
+    await s.runFor(500);
+    await restoreStack();
+    await s.runFor(500);
+    await expectNoLoss(await s.finish(), 'SIGTERM to bridge and writer');
+  });
+
   it('loses nothing while InfluxDB is stopped for 15 s mid-stream', async () => {
     const s = stream('C', 20);
     await s.runFor(1_000);

@@ -6,7 +6,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatAddress } from '../../common/config.js';
 import { readCredentials } from '../../common/credentials.js';
-import { RETENTION } from '../../common/influx-schema.js';
+import { RETENTION, rollupQuery } from '../../common/influx-schema.js';
 import { TOPICS } from '../../common/topics.js';
 import { influxClient } from '../../infra/servers/influxdb.js';
 import { kafkaClient } from '../../infra/servers/kafka.js';
@@ -160,6 +160,51 @@ describe('influxdb', () => {
     );
     expect(rows.map((r) => [r.temperature, r.seq, r.good_count, r.state])).toEqual([
       [45.2, 7, 1230, 'RUNNING'],
+    ]);
+  });
+
+  it('has the 1-minute roll-up continuous query, and its query rolls raw data up', async () => {
+    const influx = influxClient(config);
+    const cqs = await influx.showContinousQueries(config.influxDb);
+    const cq = rollupQuery(config.influxDb);
+    expect(cqs.map((c) => c.name)).toContain(cq.name);
+    // The continuous query fires once a minute; run its statement by hand over one minute.
+    const machine = `R-${randomUUID().slice(0, 8)}`;
+    const base = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    await writeRaw(
+      pipelineInflux(config),
+      [0, 20_000, 40_000].map((dt, i) =>
+        telemetryPoint({
+          v: 1,
+          site: 'plant-1',
+          line: 'line-1',
+          machineId: machine,
+          ts: base + dt,
+          seq: i + 1,
+          state: 'RUNNING',
+          temperatureC: 40 + i * 3,
+          speedRpm: 1000,
+          vibrationMmS: 2,
+          powerKw: 10,
+          productionCount: 10 * (i + 1),
+          goodCount: 9 * (i + 1),
+          oee: 0.9,
+        }),
+      ),
+    );
+    const bounded = cq.query.replace(
+      ' GROUP BY',
+      ` WHERE time >= ${base}ms AND time < ${base + 60_000}ms GROUP BY`,
+    );
+    await influx.query(bounded);
+    const rows = await influx.query<{
+      temperature: number;
+      temperature_max: number;
+      readings: number;
+      production_count: number;
+    }>(`SELECT * FROM "${RETENTION.rollup.name}"."telemetry_1m" WHERE machine = '${machine}'`);
+    expect(rows.map((r) => [r.temperature, r.temperature_max, r.readings, r.production_count])).toEqual([
+      [43, 46, 3, 30],
     ]);
   });
 });

@@ -10,6 +10,7 @@ import { DEFAULT_FLEET_FILE, deriveFleet, loadFleet } from '../actors/index.js';
 import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
 import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
+import { onShutdown, runProcess, UsageError } from '../common/runtime.js';
 import { Gateway } from './gateway.js';
 
 const argsSchema = z.object({
@@ -26,8 +27,6 @@ const argsSchema = z.object({
   'data-dir': z.string().optional(),
 });
 
-class StartError extends Error {}
-
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -42,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   const parsed = argsSchema.safeParse(values);
-  if (!parsed.success) throw new StartError(parsed.error.issues[0]!.message);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
   const args = parsed.data;
   const [site, line] = args.line.split('/') as [string, string];
   const gatewayId = args['gateway-id'] ?? `gw-${site}-${line}`;
@@ -51,14 +50,14 @@ export async function main(argv: string[]): Promise<number> {
   );
 
   const fleet = loadFleet(args.fleet);
-  if (!fleet.ok) throw new StartError(`fleet ${args.fleet}: ${fleet.reason}`);
+  if (!fleet.ok) throw new UsageError(`fleet ${args.fleet}: ${fleet.reason}`);
   const machines = deriveFleet(fleet.fleet, { machines: args.machines }).machines.filter(
     (m) => m.site === site && m.line === line,
   );
-  if (machines.length === 0) throw new StartError(`the fleet ${args.fleet} has no machines on ${args.line}`);
+  if (machines.length === 0) throw new UsageError(`the fleet ${args.fleet} has no machines on ${args.line}`);
   const account = readCredentials(config).mqttGateways[args.line];
   if (!account) {
-    throw new StartError(
+    throw new UsageError(
       `no MQTT account for ${args.line} in credentials.json: run "factory up" with this fleet first`,
     );
   }
@@ -92,23 +91,16 @@ export async function main(argv: string[]): Promise<number> {
   log.info('gateway started', { machines: machines.length, tickMs: args['tick-ms'] });
   const statsTimer = setInterval(() => log.info('gateway stats', { ...gateway.publisher.stats }), 30_000);
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+  const code = await onShutdown(log, 15_000, async () => {
+    clearInterval(statsTimer);
+    await gateway.stop(10_000);
+    log.info('gateway stopped', { ...gateway.publisher.stats });
   });
-  clearInterval(statsTimer);
-  log.info('stopping: delivering what is queued');
-  await gateway.stop(10_000);
-  log.info('gateway stopped', { ...gateway.publisher.stats });
-  return 0;
+  return code;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error & { code?: string }) => {
-    const usage = err instanceof StartError || err.code?.startsWith('ERR_PARSE_ARGS') === true;
-    const known = usage || err instanceof ConfigError || err instanceof CredentialsError;
-    process.stderr.write(`gateway: ${known ? err.message : err.stack}\n`);
-    process.exit(usage ? 2 : 1);
-  },
+runProcess(
+  'gateway',
+  () => main(process.argv.slice(2)),
+  (err) => err instanceof ConfigError || err instanceof CredentialsError,
 );

@@ -2,9 +2,9 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
+import type { Metrics } from '../common/runtime.js';
 import { TOPICS } from '../common/topics.js';
 import { reliableProducer } from './kafka.js';
-import type { Metrics } from './runtime.js';
 import { validateEvent, validateTelemetry } from './validate.js';
 
 export const SHARE_GROUP = 'bridge';

@@ -7,10 +7,10 @@ import { z } from 'zod';
 import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
 import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
+import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
 import { Bridge } from './bridge.js';
 import { pipelineInflux } from './influx.js';
 import { pipelineKafka } from './kafka.js';
-import { Metrics, onShutdown, serveMetrics } from './runtime.js';
 import { Writer } from './writer.js';
 
 const argsSchema = z.object({
@@ -23,8 +23,6 @@ const argsSchema = z.object({
   lanes: z.coerce.number().int().min(1).max(256, '--lanes must be 1-256').default(16),
   'data-dir': z.string().optional(),
 });
-
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -70,12 +68,8 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error & { code?: string }) => {
-    const usage = err instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS') === true;
-    const known = usage || err instanceof ConfigError || err instanceof CredentialsError;
-    process.stderr.write(`pipeline: ${known ? err.message : err.stack}\n`);
-    process.exit(usage ? 2 : 1);
-  },
+runProcess(
+  'pipeline',
+  () => main(process.argv.slice(2)),
+  (err) => err instanceof ConfigError || err instanceof CredentialsError,
 );

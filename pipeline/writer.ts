@@ -2,11 +2,11 @@ import type { InfluxDB, IPoint } from 'influx';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
+import type { Metrics } from '../common/runtime.js';
 import { telemetryV1Schema } from '../common/telemetry.js';
 import { TOPICS } from '../common/topics.js';
 import { eventPoint, telemetryPoint, writeRaw } from './influx.js';
 import { reliableProducer } from './kafka.js';
-import type { Metrics } from './runtime.js';
 import { machineEventSchema } from './validate.js';
 
 export const WRITER_GROUP = 'influx-writer';

@@ -6,11 +6,11 @@ import { type Config, formatAddress } from '../../common/config.js';
 import { readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { sleep } from '../../common/retry.js';
+import { quantile } from '../../common/runtime.js';
 import type { TelemetryV1 } from '../../common/telemetry.js';
 import { mqttTopics } from '../../common/topics-mqtt.js';
 import { Publisher } from '../../firmware/publisher.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
-import { quantile } from '../../pipeline/runtime.js';
 import { metricsAddress } from '../servers/pipeline.js';
 import type { Output } from '../supervisor/output.js';
 

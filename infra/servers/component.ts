@@ -1,4 +1,5 @@
-import type { Address, Config } from '../../common/config.js';
+import { join } from 'node:path';
+import { type Address, type Config, projectRoot } from '../../common/config.js';
 import type { SpawnSpec } from '../supervisor/process.js';
 
 /** One supervised process: how to configure, start, probe and provision it. */
@@ -36,4 +37,15 @@ export async function withTimeout<T>(what: string, ms: number, work: Promise<T>)
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** One of the project's own TypeScript processes, run by Node with tsx; its data dir on the command line. */
+export function projectProcess(config: Config, script: string, args: string[]): SpawnSpec {
+  const path = join(projectRoot, script);
+  return {
+    command: process.execPath,
+    args: ['--import', 'tsx', path, ...args, '--data-dir', config.dataDir],
+    cwd: projectRoot,
+    marker: path,
+  };
 }

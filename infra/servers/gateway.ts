@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { formatAddress, paths, projectRoot } from '../../common/config.js';
+import { formatAddress, paths } from '../../common/config.js';
 import { operatorMqtt } from '../../common/credentials.js';
 import { mqttTopics } from '../../common/topics-mqtt.js';
 import { readPidFile } from '../supervisor/process.js';
-import { type Component, type ComponentContext, withTimeout } from './component.js';
+import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
 
 export interface GatewaySpec {
   site: string;
@@ -69,12 +68,8 @@ export function gateway(ctx: ComponentContext, spec: GatewaySpec): Component {
     address: `mqtt factory/${spec.site}/${spec.line}/# (${spec.machines} machines)`,
     binds: [],
     async prepare() {},
-    spawn: () => ({
-      command: process.execPath,
-      args: [
-        '--import',
-        'tsx',
-        join(projectRoot, 'firmware', 'main.ts'),
+    spawn: () =>
+      projectProcess(config, 'firmware/main.ts', [
         '--line',
         `${spec.site}/${spec.line}`,
         '--gateway-id',
@@ -82,12 +77,7 @@ export function gateway(ctx: ComponentContext, spec: GatewaySpec): Component {
         '--fleet',
         spec.fleetFile,
         ...(spec.fleetTotal ? ['--machines', String(spec.fleetTotal)] : []),
-        '--data-dir',
-        config.dataDir,
-      ],
-      cwd: projectRoot,
-      marker: join(projectRoot, 'firmware', 'main.ts'),
-    }),
+      ]),
     ping: async () => void (await check()),
     async health() {
       const s = await check();

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
-import { type Address, formatAddress, projectRoot } from '../../common/config.js';
-import { type Component, type ComponentContext, withTimeout } from './component.js';
+import { type Address, formatAddress } from '../../common/config.js';
+import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
 
 export type PipelineRole = 'bridge' | 'writer';
 
@@ -26,24 +25,15 @@ export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: nu
     address: `${url}/metrics`,
     binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
     async prepare() {},
-    spawn: () => ({
-      command: process.execPath,
-      args: [
-        '--import',
-        'tsx',
-        join(projectRoot, 'pipeline', 'main.ts'),
+    spawn: () =>
+      projectProcess(ctx.config, 'pipeline/main.ts', [
         role,
         '--id',
         id,
         '--metrics-addr',
         formatAddress(metrics),
         ...(role === 'bridge' ? ['--lanes', String(ctx.config.pipeline.lanes)] : []),
-        '--data-dir',
-        ctx.config.dataDir,
-      ],
-      cwd: projectRoot,
-      marker: join(projectRoot, 'pipeline', 'main.ts'),
-    }),
+      ]),
     ping: async () => void (await healthz()),
     async health() {
       const { detail, counters: c } = await healthz();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { Address } from '../common/config.js';
-import type { Logger } from '../common/log.js';
+import type { Address } from './config.js';
+import type { Logger } from './log.js';
 
 /** Counters and gauges of one pipeline process, served as Prometheus text and JSON. */
 /** Latency buckets in milliseconds (upper bounds), for end-to-end and request times. */
@@ -191,4 +191,23 @@ export function onShutdown(log: Logger, deadlineMs: number, stop: () => Promise<
     process.on('SIGTERM', handler);
     process.on('SIGINT', handler);
   });
+}
+
+/** Thrown for bad flags or arguments: the process exits 2 with the message alone. */
+export class UsageError extends Error {}
+
+/**
+ * The entry of every long-running process: runs `main`, exits with its code; an error the
+ * operator can act on (`known`, or bad usage) is printed as one line, anything else with its
+ * stack.
+ */
+export function runProcess(name: string, main: () => Promise<number>, known: (err: Error) => boolean): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: Error & { code?: string }) => {
+      const usage = err instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS') === true;
+      process.stderr.write(`${name}: ${usage || known(err) ? err.message : err.stack}\n`);
+      process.exit(usage ? 2 : 1);
+    },
+  );
 }

@@ -56,7 +56,7 @@ const envSchema = z.object({
     .regex(/^\d+[mMgG]$/)
     .default('768m'),
   FACTORY_BRIDGES: positiveInt.max(16).default(2),
-  FACTORY_BRIDGE_LANES: positiveInt.max(256).default(16),
+  FACTORY_BRIDGE_LANES: positiveInt.max(256).default(48),
   FACTORY_WRITERS: positiveInt.max(16).default(1),
   FACTORY_METRICS_PORT_BASE: positiveInt.max(65000).default(9400),
   FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),

@@ -84,7 +84,8 @@ export class Bridge {
       properties: { sessionExpiryInterval: 24 * 3600 },
       reconnectPeriod: 500 + Math.round(Math.random() * 1_000),
       connectTimeout: 5_000,
-      keepalive: 15,
+      // Long: a lane waiting for Kafka does not read the PINGRESP either, and must not give up early.
+      keepalive: 60,
       customHandleAcks: (topic, message, _packet, ack) => {
         this.accept(topic, message).then(
           () => ack(0),

@@ -20,7 +20,7 @@ const argsSchema = z.object({
     .string()
     .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
     .default('127.0.0.1:0'),
-  lanes: z.coerce.number().int().min(1).max(256, '--lanes must be 1-256').default(16),
+  lanes: z.coerce.number().int().min(1).max(256, '--lanes must be 1-256').default(48),
   'data-dir': z.string().optional(),
 });
 

@@ -29,23 +29,31 @@ export interface PipelineBenchResult {
 
 type Histogram = { le: number; count: number }[];
 
-/** The writers' end-to-end latency histograms, summed. */
-async function writerHistogram(config: Config): Promise<Histogram> {
+/** The writers' `written` counters and end-to-end latency histograms, summed over writers. */
+async function writerFigures(config: Config): Promise<{ written: number; histogram: Histogram }> {
   const ctx = { config, tools: { kafkaLib: '', temporal: '' } };
   const parts = await Promise.all(
     Array.from({ length: config.pipeline.writers }, async (_, i) => {
       const res = await fetch(`http://${formatAddress(metricsAddress(ctx, 'writer', i + 1))}/healthz`);
       const body = (await res.json()) as {
+        counters: Record<string, number>;
         histograms?: Record<string, { le: number | '+Inf'; count: number }[]>;
       };
-      return (body.histograms?.endToEndMs ?? []).map((b) => ({
+      const histogram = (body.histograms?.endToEndMs ?? []).map((b) => ({
         le: b.le === '+Inf' ? Number.POSITIVE_INFINITY : b.le,
         count: b.count,
       }));
+      return { written: body.counters.written ?? 0, histogram };
     }),
   );
-  const longest = parts.reduce((a, b) => (b.length > a.length ? b : a), [] as Histogram);
-  return longest.map((b, i) => ({ le: b.le, count: parts.reduce((n, p) => n + (p[i]?.count ?? 0), 0) }));
+  const longest = parts.reduce((a, b) => (b.histogram.length > a.length ? b.histogram : a), [] as Histogram);
+  return {
+    written: parts.reduce((n, p) => n + p.written, 0),
+    histogram: longest.map((b, i) => ({
+      le: b.le,
+      count: parts.reduce((n, p) => n + (p.histogram[i]?.count ?? 0), 0),
+    })),
+  };
 }
 
 /**
@@ -82,8 +90,10 @@ export async function benchPipeline(
   });
   publisher.start();
   while (!publisher.stats.connected) await sleep(20);
-  const before = await writerHistogram(config);
+  const before = await writerFigures(config);
   const seqs = new Array<number>(ids.length).fill(0);
+  // InfluxDB keeps one point per series and timestamp: a machine never reuses a millisecond.
+  const lastTs = new Array<number>(ids.length).fill(0);
   const total = req.rate * req.seconds;
   const started = Date.now();
   let sent = 0;
@@ -97,7 +107,7 @@ export async function benchPipeline(
         site: 'plant-1',
         line: 'line-1',
         machineId: ids[k]!,
-        ts: Date.now(),
+        ts: (lastTs[k] = Math.max(Date.now(), lastTs[k]! + 1)),
         seq: ++seqs[k]!,
         state: 'RUNNING',
         temperatureC: 50,
@@ -113,20 +123,37 @@ export async function benchPipeline(
     out.progress(`offering ${req.rate}/s: ${sent}/${total} published`);
     await sleep(10);
   }
+  // Follow the writers' counters while waiting (cheap); count in InfluxDB once at the end.
+  const deadline = Date.now() + 180_000;
+  let finished = Date.now();
+  for (;;) {
+    const written = (await writerFigures(config)).written - before.written;
+    out.progress(`waiting for InfluxDB: about ${Math.min(written, total)}/${total} written`);
+    finished = Date.now();
+    if (written >= total || finished > deadline) break;
+    await sleep(100);
+  }
+  // The counters include the stack's own gateways: confirm the last stretch in InfluxDB itself.
   const influx = pipelineInflux(config);
   let stored = 0;
-  const deadline = Date.now() + 180_000;
-  while (stored < total && Date.now() < deadline) {
+  for (;;) {
     const rows = await influx.query<{ count: number }>(
-      `SELECT count("seq") AS count FROM "telemetry" WHERE "machine" =~ /^BENCH-${run}-/ AND time > now() - 1h`,
+      `SELECT count("seq") AS count FROM "telemetry" WHERE "machine" =~ /^BENCH-${run}-/ AND time >= ${started - 60_000}ms`,
     );
     stored = rows[0]?.count ?? 0;
-    out.progress(`waiting for InfluxDB: ${stored}/${total} stored`);
-    if (stored < total) await sleep(100);
+    finished = Date.now();
+    if (stored >= total || finished > deadline) break;
+    const p = publisher.stats;
+    out.progress(
+      `waiting for InfluxDB: ${stored}/${total} stored (publisher: ${p.acked} acked, ${p.inflight} in flight, ${p.queued} queued, ${p.spoolBytes} spool bytes)`,
+    );
+    await sleep(250);
   }
-  const finished = Date.now();
-  const after = await writerHistogram(config);
-  const delta = after.map((b, i) => ({ le: b.le, count: b.count - (before[i]?.count ?? 0) }));
+  const after = await writerFigures(config);
+  const delta = after.histogram.map((b, i) => ({
+    le: b.le,
+    count: b.count - (before.histogram[i]?.count ?? 0),
+  }));
   await publisher.stop(5_000, { online: false });
   rmSync(spool, { recursive: true, force: true });
   const round = (n: number | null) => (n === null ? null : Math.round(n));

@@ -102,12 +102,13 @@ export async function benchPipeline(
     const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * req.rate));
     for (; sent < due; sent++) {
       const k = next++ % ids.length;
+      lastTs[k] = Math.max(Date.now(), lastTs[k]! + 1);
       const t: TelemetryV1 = {
         v: 1,
         site: 'plant-1',
         line: 'line-1',
         machineId: ids[k]!,
-        ts: (lastTs[k] = Math.max(Date.now(), lastTs[k]! + 1)),
+        ts: lastTs[k]!,
         seq: ++seqs[k]!,
         state: 'RUNNING',
         temperatureC: 50,

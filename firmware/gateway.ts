@@ -128,10 +128,13 @@ export class Gateway {
     clearInterval(this.timer);
     clearInterval(this.snapshotTimer);
     this.save(true);
+    // The last word keeps the high-water marks, so a loss check still knows what was published.
     await this.publisher.stop(deadlineMs, {
       online: false,
       gatewayId: this.opts.gatewayId,
       reason: 'shutdown',
+      ts: this.clock(),
+      seqs: this.lastSeqs(),
     });
     for (const h of this.hosted.values()) h.actor.stop();
   }

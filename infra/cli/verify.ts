@@ -77,7 +77,7 @@ export async function verify(
   out.line(
     report.ok
       ? 'No loss: every published reading is stored (duplicates and failover gaps are not loss).'
-      : `LOSS: ${t.lost} readings of ${bad.length} machines are not stored.`,
+      : `LOSS: ${t.lost} readings of ${bad.length} machine${bad.length === 1 ? '' : 's'} are not stored.`,
   );
   return report;
 }

@@ -92,6 +92,17 @@ async function counters(role: 'bridge' | 'writer', n: number): Promise<Record<st
 
 const pidOf = (name: string) => readPidFile(paths(config).pid(name))!;
 
+/** Waits until `factory status` calls the component healthy. */
+async function waitHealthy(name: string) {
+  const healthy = async () => {
+    const r = await factory(['status', '--json']);
+    return (JSON.parse(r.stdout) as { name: string; healthy: boolean }[]).some(
+      (c) => c.name === name && c.healthy,
+    );
+  };
+  expect(await waitFor(healthy, 60_000, 1_000)).toBe(true);
+}
+
 async function restoreStack() {
   const r = await factory(['up']);
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -153,6 +164,54 @@ describe('ingestion without loss, against the real servers', () => {
     await restoreStack();
     await s.runFor(1_000);
     await expectNoLoss(await s.finish(), 'Kafka restarted');
+  });
+
+  it('a gateway killed with SIGKILL resumes under a new epoch; verify tells its gap from loss', async () => {
+    const gw = 'gateway-plant-1-line-2';
+    await waitHealthy(gw);
+    await new Promise((r) => setTimeout(r, 6_000)); // past a periodic snapshot, then a few more ticks
+    process.kill(pidOf(gw).pid, 'SIGKILL');
+    await restoreStack();
+    await new Promise((r) => setTimeout(r, 3_000)); // the new process publishes its status and readings
+    const r = await factory(['verify', '--json', '--wait', '60']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      totals: { lost: number; gaps: number };
+      machines: { machineId: string; failoverGaps: [number, number][] }[];
+    };
+    expect(report.totals.lost).toBe(0);
+    const line2 = report.machines.filter((m) =>
+      ['M-0006', 'M-0007', 'M-0008', 'M-0009', 'M-0010'].includes(m.machineId),
+    );
+    expect(line2).toHaveLength(5);
+    for (const m of line2) expect(m.failoverGaps.length, m.machineId).toBeGreaterThan(0);
+  });
+
+  it('verify exits 1 and names the missing range when readings are not stored', async () => {
+    const creds = readCredentials(config).mqttGateways['plant-1/line-1']!;
+    const id = `L-${randomUUID().slice(0, 6)}`;
+    const s = stream('L', 1);
+    await s.runFor(30);
+    const published = await s.finish();
+    await expectNoLoss(published, 'before the fake claim');
+    const seq = [...published.values()][0]!;
+    const fakeMachine = [...published.keys()][0]!;
+    // A status claiming ten more readings than were ever published: those ten are "lost".
+    const client = await mqtt.connectAsync(url, { ...creds, protocolVersion: 5 });
+    const topic = `factory/plant-1/line-1/status/${id}`;
+    await client.publishAsync(topic, JSON.stringify({ online: false, seqs: { [fakeMachine]: seq + 10 } }), {
+      qos: 1,
+      retain: true,
+    });
+    try {
+      const r = await factory(['verify', '--wait', '2']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`${fakeMachine}: lost ${seq + 1}-${seq + 10}`);
+      expect(r.stdout).toMatch(/LOSS: 10 readings of 1 machine are not stored/);
+    } finally {
+      await client.publishAsync(topic, '', { qos: 1, retain: true }); // clears the retained claim
+      await client.endAsync();
+    }
   });
 
   it('dead-letters a corpus of malformed payloads with reasons, and stores the valid stream beside it', async () => {

@@ -206,7 +206,15 @@ async function install(config: Config, out: Output) {
 }
 
 /** Waits until the component answers, failing early (with its log) if its process dies. */
-async function awaitReady(config: Config, c: Component, record: PidRecord, out: Output, t0: number) {
+async function awaitReady(
+  config: Config,
+  c: Component,
+  record: PidRecord,
+  out: Output,
+  t0: number,
+  waiting: Set<string>,
+) {
+  waiting.add(c.name);
   let lastError = '';
   const ok = await waitFor(
     async () => {
@@ -220,13 +228,14 @@ async function awaitReady(config: Config, c: Component, record: PidRecord, out: 
         return true;
       } catch (err) {
         lastError = errorText(err);
-        out.progress(`waiting for ${c.name} (${seconds(Date.now() - t0)})`);
+        out.progress(`waiting for ${[...waiting].join(', ')} (${seconds(Date.now() - t0)})`);
         return false;
       }
     },
     config.startTimeoutMs,
     250,
   );
+  waiting.delete(c.name);
   if (!ok) {
     throw new StackError(
       `${c.name} did not answer within ${seconds(config.startTimeoutMs)} (${lastError}); see ${paths(config).log(c.name)}.`,
@@ -246,17 +255,18 @@ async function reloadCredentials(config: Config, all: Component[], out: Output) 
 
 /** Starts what is not running among `group` (in parallel), waits for each, provisions it. */
 async function bringUp(config: Config, group: Component[], out: Output, t0: number) {
+  const waiting = new Set<string>();
   await Promise.all(
     group.map(async (c) => {
       let record = running(config, c);
       if (!record) {
         await c.prepare();
         record = startDetached(c.spawn(), paths(config).log(c.name), paths(config).pid(c.name));
-        await awaitReady(config, c, record, out, t0);
+        await awaitReady(config, c, record, out, t0, waiting);
         out.line(`✓ ${c.name} started (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
       } else {
         // Running but perhaps cut off (a gateway whose broker was restarted): wait for it too.
-        await awaitReady(config, c, record, out, t0);
+        await awaitReady(config, c, record, out, t0, waiting);
       }
       await c.provision?.();
     }),

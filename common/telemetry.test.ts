@@ -1,23 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHeadless, runTicks, telemetryOf } from '../actors/index.js';
-import { telemetryV1Schema } from './telemetry.js';
+import { TELEMETRY_EXAMPLE, telemetryV1Schema } from './telemetry.js';
 
-const valid = {
-  v: 1,
-  site: 'plant-1',
-  line: 'line-1',
-  machineId: 'M-0001',
-  ts: 1763900000000,
-  seq: 1234,
-  state: 'RUNNING',
-  temperatureC: 45.2,
-  speedRpm: 1050,
-  vibrationMmS: 2.1,
-  powerKw: 12.3,
-  productionCount: 1247,
-  goodCount: 1230,
-  oee: 0.875,
-};
+const valid = TELEMETRY_EXAMPLE;
 
 describe('telemetry v1 schema', () => {
   it('accepts the contract example', () => {

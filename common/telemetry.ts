@@ -40,3 +40,21 @@ export const telemetryV1Schema = z
   });
 
 export type TelemetryV1 = z.infer<typeof telemetryV1Schema>;
+
+/** The contract's example reading (docs, tests, fixtures). */
+export const TELEMETRY_EXAMPLE: TelemetryV1 = {
+  v: 1,
+  site: 'plant-1',
+  line: 'line-1',
+  machineId: 'M-0001',
+  ts: 1763900000000,
+  seq: 1234,
+  state: 'RUNNING',
+  temperatureC: 45.2,
+  speedRpm: 1050,
+  vibrationMmS: 2.1,
+  powerKw: 12.3,
+  productionCount: 1247,
+  goodCount: 1230,
+  oee: 0.875,
+};

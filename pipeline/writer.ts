@@ -57,9 +57,12 @@ export class Writer {
     await this.dlq.connect();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [TOPICS.telemetry, TOPICS.machineEvents], fromBeginning: true });
-    this.consumer.on(this.consumer.events.CRASH, (e) =>
-      this.opts.log.error('consumer crashed', { error: String(e.payload.error), restart: e.payload.restart }),
-    );
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.opts.log.error('consumer crashed', { error: String(e.payload.error), restart: e.payload.restart });
+      // kafkajs restarts itself after retriable errors; after any other, report unhealthy so
+      // `factory status` says so and `factory up` replaces the process.
+      if (!e.payload.restart) this.running = false;
+    });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatAddress } from '../../common/config.js';
 import { readCredentials } from '../../common/credentials.js';
 import { RETENTION, rollupQuery } from '../../common/influx-schema.js';
+import { TELEMETRY_EXAMPLE } from '../../common/telemetry.js';
 import { TOPICS } from '../../common/topics.js';
 import { influxClient } from '../../infra/servers/influxdb.js';
 import { kafkaClient } from '../../infra/servers/kafka.js';
@@ -138,22 +139,7 @@ describe('influxdb', () => {
     const machine = `M-${randomUUID().slice(0, 8)}`;
     // Written exactly as the pipeline writes (typed fields: counts and seq are integers).
     await writeRaw(pipelineInflux(config), [
-      telemetryPoint({
-        v: 1,
-        site: 'plant-1',
-        line: 'line-1',
-        machineId: machine,
-        ts: Date.now(),
-        seq: 7,
-        state: 'RUNNING',
-        temperatureC: 45.2,
-        speedRpm: 1050,
-        vibrationMmS: 2.1,
-        powerKw: 12.3,
-        productionCount: 1247,
-        goodCount: 1230,
-        oee: 0.875,
-      }),
+      telemetryPoint({ ...TELEMETRY_EXAMPLE, machineId: machine, ts: Date.now(), seq: 7 }),
     ]);
     const rows = await influx.query<{ temperature: number; seq: number; good_count: number; state: string }>(
       `SELECT temperature, seq, good_count, state FROM raw.telemetry WHERE machine = '${machine}'`,

@@ -58,7 +58,14 @@ async function main(argv: string[]): Promise<number> {
           log,
           lingerMs: 5,
         })
-      : new Writer({ kafka, influx: pipelineInflux(config), metrics, log, chunk: 5_000 });
+      : new Writer({
+          kafka,
+          influx: pipelineInflux(config),
+          metrics,
+          log,
+          chunk: 5_000,
+          onFatal: () => process.exit(1),
+        });
   const { port: bound } = await serveMetrics(metrics, { host, port: Number(port) }, () => process_.healthy);
   await process_.start();
   log.info('started', { metrics: `http://${host}:${bound}/metrics` });

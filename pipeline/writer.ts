@@ -18,6 +18,8 @@ export interface WriterOptions {
   log: Logger;
   /** Points per InfluxDB request (the server takes 5,000-10,000 well). */
   chunk: number;
+  /** The consumer stopped for good. */
+  onFatal?: (err: Error) => void;
 }
 
 /**
@@ -59,9 +61,12 @@ export class Writer {
     await this.consumer.subscribe({ topics: [TOPICS.telemetry, TOPICS.machineEvents], fromBeginning: true });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.opts.log.error('consumer crashed', { error: String(e.payload.error), restart: e.payload.restart });
-      // kafkajs restarts itself after retriable errors; after any other, report unhealthy so
-      // `factory status` says so and `factory up` replaces the process.
-      if (!e.payload.restart) this.running = false;
+      // kafkajs restarts itself after retriable errors; after any other the process exits
+      // (nothing uncommitted is lost) so that `factory status` shows it and `factory up` restarts it.
+      if (!e.payload.restart) {
+        this.running = false;
+        this.opts.onFatal?.(e.payload.error);
+      }
     });
     await this.consumer.run({
       autoCommit: false,

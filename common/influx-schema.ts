@@ -6,18 +6,6 @@ export const RETENTION = {
 
 export const MEASUREMENTS = { telemetry: 'telemetry', kpi: 'kpi', alarms: 'alarms' } as const;
 
-/** Numeric fields of `telemetry`, each rolled up per minute by mean (and max for temperature/vibration). */
-export const TELEMETRY_FIELDS = [
-  'temperature',
-  'speed',
-  'vibration',
-  'power',
-  'production_count',
-  'good_count',
-  'oee',
-  'seq',
-] as const;
-
 /** The continuous query that fills the 1-minute roll-up from raw telemetry. */
 export function rollupQuery(db: string): { name: string; query: string } {
   const q = (s: string) => `"${s}"`;

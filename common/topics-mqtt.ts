@@ -5,5 +5,4 @@ export const mqttTopics = {
   /** Per-machine lifecycle events (epoch changes with the seq range they skipped). */
   events: (site: string, line: string, machineId: string) => `factory/${site}/${line}/${machineId}/events`,
   status: (site: string, line: string, gatewayId: string) => `factory/${site}/${line}/status/${gatewayId}`,
-  allTelemetry: 'factory/+/+/+/telemetry',
 } as const;

@@ -24,9 +24,14 @@ export const testEnv: Record<string, string> = {
 export const testConfig = (overrides: Record<string, string> = {}): Config =>
   loadConfig({ ...cleanEnv(), ...testEnv, ...overrides });
 
-/** The caller's environment without FACTORY_* settings that could leak into the suite. */
+/**
+ * The caller's environment without FACTORY_* settings that could leak into the suite; the
+ * tool cache is kept (it says where servers are installed, not which stack to talk to).
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FACTORY_')));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('FACTORY_') || k === 'FACTORY_CACHE_DIR'),
+  );
 }
 
 export interface CliResult {

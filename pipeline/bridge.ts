@@ -147,7 +147,11 @@ export class Bridge {
     const batch = this.pending;
     this.pending = [];
     const byTopic = new Map<string, Message[]>();
-    for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.message]);
+    for (const p of batch) {
+      const list = byTopic.get(p.topic);
+      if (list) list.push(p.message);
+      else byTopic.set(p.topic, [p.message]);
+    }
     const started = this.clock();
     await retryUntil(
       () =>

@@ -37,6 +37,7 @@ const positiveInt = z.coerce.number().int().positive();
  */
 const envSchema = z.object({
   FACTORY_DATA_DIR: z.string().default('.data'),
+  FACTORY_FLEET: z.string().min(1).default('actors/fleets/default.yaml'),
   FACTORY_CACHE_DIR: z.string().default(join(homedir(), '.cache', 'factory-floor')),
   FACTORY_MQTT_ADDR: address('127.0.0.1:1883'),
   FACTORY_NATS_ADDR: address('127.0.0.1:4222'),
@@ -70,6 +71,8 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   dataDir: string;
+  /** The fleet file `factory up` runs (one gateway per line). */
+  fleetFile: string;
   cacheDir: string;
   mqtt: Address;
   nats: Address;
@@ -104,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(projectRoot, p));
   return {
     dataDir: abs(e.FACTORY_DATA_DIR),
+    fleetFile: abs(e.FACTORY_FLEET),
     cacheDir: abs(e.FACTORY_CACHE_DIR),
     mqtt: e.FACTORY_MQTT_ADDR,
     nats: e.FACTORY_NATS_ADDR,

@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_FLEET_FILE, deriveFleet, loadFleet } from '../../actors/index.js';
+import { deriveFleet, loadFleet } from '../../actors/index.js';
 import { type Config, paths } from '../../common/config.js';
 import { ensureCredentials } from '../../common/credentials.js';
 import { ensureDebianPackages } from '../install/debian.js';
@@ -53,7 +53,7 @@ export function readPlan(config: Config): StackPlan {
   } catch {
     // never started: the defaults
   }
-  return { fleet: process.env.FACTORY_FLEET ?? DEFAULT_FLEET_FILE };
+  return { fleet: config.fleetFile };
 }
 
 /** One gateway per line of the fleet (scaled to `machines` in all when given). */
@@ -302,13 +302,21 @@ export async function up(
   try {
     await install(config, out);
     const previous = readPlan(config);
-    const plan: StackPlan = { fleet: previous.fleet, machines: request.machines ?? previous.machines };
     const anyGatewayRunning = components(config, previous).some(
       (c) => c.name.startsWith('gateway-') && running(config, c),
     );
+    // A running fleet keeps its shape until `factory down`; a stopped one takes the new settings.
+    const plan: StackPlan = anyGatewayRunning
+      ? { fleet: previous.fleet, machines: request.machines ?? previous.machines }
+      : { fleet: config.fleetFile, machines: request.machines };
     if (anyGatewayRunning && plan.machines !== previous.machines) {
       throw new StackError(
         `The stack runs ${previous.machines ?? "the fleet file's"} machines; run "factory down" first to start it with ${plan.machines}.`,
+      );
+    }
+    if (anyGatewayRunning && config.fleetFile !== previous.fleet) {
+      throw new StackError(
+        `The stack runs the fleet ${previous.fleet}; run "factory down" first to start ${config.fleetFile}.`,
       );
     }
     // Every line of the fleet gets a gateway account, whatever the scale.

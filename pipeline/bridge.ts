@@ -8,6 +8,8 @@ import { reliableProducer } from './kafka.js';
 import { validateEvent, validateTelemetry } from './validate.js';
 
 export const SHARE_GROUP = 'bridge';
+/** How long Kafka may refuse sends before the bridge calls itself unhealthy. */
+const KAFKA_GRACE_MS = 10_000;
 export const BRIDGE_SUBSCRIPTIONS = [
   `$share/${SHARE_GROUP}/factory/+/+/+/telemetry`,
   `$share/${SHARE_GROUP}/factory/+/+/+/events`,
@@ -51,7 +53,8 @@ export class Bridge {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly clock: () => number;
-  private kafkaOk = false;
+  private started = false;
+  private kafkaFailingSince: number | undefined;
 
   constructor(private readonly opts: BridgeOptions) {
     this.producer = reliableProducer(opts.kafka);
@@ -60,16 +63,21 @@ export class Bridge {
 
   get healthy(): { ok: boolean; detail: string } {
     const connected = this.lanes.filter((l) => l.connected).length;
-    const ok = connected === this.lanes.length && this.kafkaOk;
+    // One failed send (a broker still loading after a restart) is not an outage: unhealthy
+    // only once Kafka has been refusing for a while.
+    const failingMs = this.kafkaFailingSince === undefined ? 0 : this.clock() - this.kafkaFailingSince;
+    const kafkaOk = this.started && failingMs < KAFKA_GRACE_MS;
+    const kafka =
+      failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : this.started ? 'ok' : 'connecting';
     return {
-      ok,
-      detail: `${connected}/${this.lanes.length} MQTT lanes, Kafka ${this.kafkaOk ? 'ok' : 'unavailable'}`,
+      ok: connected === this.lanes.length && kafkaOk,
+      detail: `${connected}/${this.lanes.length} MQTT lanes, Kafka ${kafka}`,
     };
   }
 
   async start(): Promise<void> {
     await this.producer.connect();
-    this.kafkaOk = true;
+    this.started = true;
     for (let k = 1; k <= this.opts.lanes; k++) this.lanes.push(this.lane(k));
   }
 
@@ -162,7 +170,7 @@ export class Bridge {
       {
         keepGoing: () => true, // holding unacknowledged MQTT messages is always safe
         onRetry: async (err, attempt, delayMs) => {
-          this.kafkaOk = false;
+          this.kafkaFailingSince ??= this.clock();
           this.opts.metrics.inc('retried');
           this.opts.log.warn('kafka send failed; retrying', {
             error: err.message,
@@ -179,7 +187,7 @@ export class Bridge {
         },
       },
     );
-    this.kafkaOk = true;
+    this.kafkaFailingSince = undefined;
     const m = this.opts.metrics;
     m.inc('batches');
     m.inc('forwarded', batch.filter((p) => p.topic !== TOPICS.telemetryDlq).length);

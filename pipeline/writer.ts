@@ -32,7 +32,7 @@ export interface WriterOptions {
 export class Writer {
   private readonly consumer: Consumer;
   private readonly dlq: Producer;
-  private influxOk = true;
+  private influxFailingSince: number | undefined;
   private running = false;
   private readonly lag = new Map<string, number>();
 
@@ -49,9 +49,11 @@ export class Writer {
 
   get healthy(): { ok: boolean; detail: string } {
     const lag = [...this.lag.values()].reduce((a, b) => a + b, 0);
+    const failingMs = this.influxFailingSince === undefined ? 0 : Date.now() - this.influxFailingSince;
     return {
-      ok: this.running && this.influxOk,
-      detail: `${this.running ? 'consuming' : 'not consuming'}, InfluxDB ${this.influxOk ? 'ok' : 'unavailable'}, lag ${lag}`,
+      // A single failed write is a retry, not an outage: unhealthy after 10 s of failures.
+      ok: this.running && failingMs < 10_000,
+      detail: `${this.running ? 'consuming' : 'not consuming'}, InfluxDB ${failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : 'ok'}, lag ${lag}`,
     };
   }
 
@@ -102,7 +104,7 @@ export class Writer {
     const keepGoing = () => isRunning() && !isStale();
     const onRetry = async (what: string, err: Error, attempt: number, delayMs: number) => {
       m.inc('retried');
-      if (what === 'influx') this.influxOk = false;
+      if (what === 'influx') this.influxFailingSince ??= Date.now();
       this.opts.log.warn(`${what} write failed; retrying`, { error: err.message, attempt, delayMs });
       await heartbeat().catch(() => undefined);
     };
@@ -119,7 +121,7 @@ export class Writer {
         keepGoing,
         onRetry: (e, a, d) => onRetry('influx', e, a, d),
       });
-      this.influxOk = true;
+      this.influxFailingSince = undefined;
       m.inc('written', chunk.length);
       // End to end: from the reading's timestamp (taken when the gateway published it) to now.
       const now = Date.now();

@@ -55,8 +55,10 @@ export async function verify(
     kafka: pipelineKafka(config, 'factory-verify', silentLogger),
     published,
     waitMs: opts.waitMs,
-    onProgress: (done, total) =>
-      out.progress(`waiting for storage to catch up: ${done}/${total} machines complete`),
+    // With --json, stdout carries the report alone.
+    onProgress: opts.json
+      ? undefined
+      : (done, total) => out.progress(`waiting for storage to catch up: ${done}/${total} machines complete`),
   });
   if (opts.json) {
     out.line(JSON.stringify(report, null, 2));

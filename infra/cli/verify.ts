@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
-import { type Config, formatAddress } from '../../common/config.js';
-import { operatorMqtt } from '../../common/credentials.js';
+import type { Config } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
+import { connectOperator } from '../../common/mqtt.js';
 import { sleep } from '../../common/retry.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
@@ -12,12 +10,7 @@ import { table } from '../supervisor/output.js';
 
 /** Each machine's published high-water mark, from the gateways' retained status messages. */
 async function publishedHighWater(config: Config): Promise<Map<string, number>> {
-  const client = await mqtt.connectAsync(`mqtt://${formatAddress(config.mqtt)}`, {
-    ...operatorMqtt(config),
-    clientId: `factory-verify-${randomUUID().slice(0, 8)}`,
-    reconnectPeriod: 0,
-    connectTimeout: 5_000,
-  });
+  const client = await connectOperator(config, 'verify', { connectTimeout: 5_000 });
   const seqs = new Map<string, number>();
   client.on('message', (_t, payload) => {
     try {

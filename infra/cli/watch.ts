@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
 import { type Config, formatAddress } from '../../common/config.js';
-import { operatorMqtt } from '../../common/credentials.js';
+import { connectOperator } from '../../common/mqtt.js';
 import { idSchema, telemetryV1Schema } from '../../common/telemetry.js';
 import type { Output } from '../supervisor/output.js';
 
@@ -10,11 +8,8 @@ export async function watch(config: Config, machineId: string | undefined, json:
   if (machineId !== undefined && !idSchema.safeParse(machineId).success) {
     throw new Error(`"${machineId}" is not a machine id (for example M-0001)`);
   }
-  const client = await mqtt.connectAsync(`mqtt://${formatAddress(config.mqtt)}`, {
-    ...operatorMqtt(config),
-    clientId: `factory-watch-${randomUUID().slice(0, 8)}`,
-    protocolVersion: 5,
-  });
+  // A long-lived watcher rides out broker restarts.
+  const client = await connectOperator(config, 'watch', { reconnectPeriod: 1_000, connectTimeout: 30_000 });
   const topic = `factory/+/+/${machineId ?? '+'}/telemetry`;
   client.on('message', (_t, payload) => {
     if (json) return out.line(payload.toString());

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
-import { formatAddress, paths } from '../../common/config.js';
-import { operatorMqtt } from '../../common/credentials.js';
+import { paths } from '../../common/config.js';
+import { connectOperator } from '../../common/mqtt.js';
 import { mqttTopics } from '../../common/topics-mqtt.js';
 import { readPidFile } from '../supervisor/process.js';
 import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
@@ -30,16 +28,7 @@ export function gateway(ctx: ComponentContext, spec: GatewaySpec): Component {
   const topic = mqttTopics.status(spec.site, spec.line, gatewayId);
 
   const readStatus = async (): Promise<Record<string, unknown>> => {
-    const c = await withTimeout(
-      name,
-      5_000,
-      mqtt.connectAsync(`mqtt://${formatAddress(config.mqtt)}`, {
-        ...operatorMqtt(config),
-        clientId: `factory-health-${randomUUID().slice(0, 8)}`,
-        reconnectPeriod: 0,
-        connectTimeout: 3_000,
-      }),
-    );
+    const c = await withTimeout(name, 5_000, connectOperator(config, 'health'));
     try {
       const got = new Promise<Record<string, unknown>>((resolve) =>
         c.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()))),

@@ -1,12 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InfluxDB } from 'influx';
-import { addressVariable, type Config, formatAddress, paths } from '../../common/config.js';
+import { addressVariable, formatAddress, paths } from '../../common/config.js';
 import { RETENTION, rollupQuery } from '../../common/influx-schema.js';
+import { pipelineInflux } from '../../pipeline/influx.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
-
-export const influxClient = (config: Config) =>
-  new InfluxDB({ host: config.influx.host, port: config.influx.port, database: config.influxDb });
 
 export function influxdb(ctx: ComponentContext): Component {
   const { config } = ctx;
@@ -60,11 +57,11 @@ export function influxdb(ctx: ComponentContext): Component {
     },
     spawn: () => ({ command: 'influxd', args: ['run', '-config', conf], marker: conf }),
     async ping() {
-      const hosts = await withTimeout('influxdb', 5_000, influxClient(config).ping(3_000));
+      const hosts = await withTimeout('influxdb', 5_000, pipelineInflux(config).ping(3_000));
       if (!hosts[0]?.online) throw new Error('influxdb ping failed');
     },
     async provision() {
-      const influx = influxClient(config);
+      const influx = pipelineInflux(config);
       await influx.createDatabase(db);
       const existing = new Map((await influx.showRetentionPolicies(db)).map((p) => [p.name, p]));
       for (const [rp, isDefault] of [
@@ -80,7 +77,7 @@ export function influxdb(ctx: ComponentContext): Component {
       if (!cqs.some((c) => c.name === cq.name)) await influx.createContinuousQuery(cq.name, cq.query, db);
     },
     async health() {
-      const influx = influxClient(config);
+      const influx = pipelineInflux(config);
       const hosts = await withTimeout('influxdb', 5_000, influx.ping(3_000));
       if (!hosts[0]?.online) throw new Error('influxdb ping failed');
       if (!(await influx.getDatabaseNames()).includes(db)) throw new Error(`database ${db} is missing`);

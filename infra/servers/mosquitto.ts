@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { type Address, addressVariable, formatAddress, paths } from '../../common/config.js';
 import { type Credentials, readCredentials } from '../../common/credentials.js';
+import { connectOperator } from '../../common/mqtt.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
 
 /** The ACL of the contract: operator everything, bridge reads, each gateway writes its own line. */
@@ -48,17 +49,7 @@ export function mosquitto(ctx: ComponentContext): Component {
   const passwd = join(dir, 'passwd');
   const acl = join(dir, 'acl');
 
-  const client = async () => {
-    const { username, password } = config.mqttOverride ?? readCredentials(config).mqtt;
-    return mqtt.connectAsync(`mqtt://${formatAddress(config.mqtt)}`, {
-      username,
-      password,
-      protocolVersion: 5,
-      connectTimeout: 3_000,
-      reconnectPeriod: 0,
-      clientId: `factory-health-${randomUUID().slice(0, 8)}`,
-    });
-  };
+  const client = () => connectOperator(config, 'health');
 
   return {
     name: 'mosquitto',

@@ -9,7 +9,6 @@ import { readCredentials } from '../../common/credentials.js';
 import { RETENTION, rollupQuery } from '../../common/influx-schema.js';
 import { TELEMETRY_EXAMPLE } from '../../common/telemetry.js';
 import { TOPICS } from '../../common/topics.js';
-import { influxClient } from '../../infra/servers/influxdb.js';
 import { kafkaClient } from '../../infra/servers/kafka.js';
 import { connectNats, SNAPSHOT_BUCKET } from '../../infra/servers/nats.js';
 import { connectTemporal } from '../../infra/servers/temporal.js';
@@ -128,7 +127,7 @@ describe('kafka', () => {
 
 describe('influxdb', () => {
   it('stores a telemetry point with the contract tags and fields in the 7-day policy', async () => {
-    const influx = influxClient(config);
+    const influx = pipelineInflux(config);
     const rps = await influx.showRetentionPolicies(config.influxDb);
     expect(rps.find((p) => p.name === RETENTION.raw.name)).toMatchObject({
       duration: '168h0m0s',
@@ -150,7 +149,7 @@ describe('influxdb', () => {
   });
 
   it('has the 1-minute roll-up continuous query, and its query rolls raw data up', async () => {
-    const influx = influxClient(config);
+    const influx = pipelineInflux(config);
     const cqs = await influx.showContinousQueries(config.influxDb);
     const cq = rollupQuery(config.influxDb);
     expect(cqs.map((c) => c.name)).toContain(cq.name);

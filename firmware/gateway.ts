@@ -11,9 +11,10 @@ import {
   startMachineActor,
   telemetryOf,
 } from '../actors/index.js';
+import { confirmTopic } from '../common/confirm.js';
 import type { Logger } from '../common/log.js';
 import { mqttTopics } from '../common/topics-mqtt.js';
-import { Publisher, type PublisherOptions } from './publisher.js';
+import { type ConfirmOptions, Publisher, type PublisherOptions } from './publisher.js';
 
 export interface GatewayOptions {
   gatewayId: string;
@@ -21,7 +22,10 @@ export interface GatewayOptions {
   line: string;
   /** The machines this gateway serves (all of one line). */
   machines: FleetMachine[];
-  publisher: Omit<PublisherOptions, 'statusTopic' | 'birth' | 'will' | 'log' | 'clientId'>;
+  publisher: Omit<PublisherOptions, 'statusTopic' | 'birth' | 'will' | 'log' | 'clientId' | 'confirm'> & {
+    /** End-to-end confirmation from the bridges (on the line's confirmation topic). */
+    confirm?: Omit<ConfirmOptions, 'topic'>;
+  };
   /** Real time between ticks. */
   tickMs: number;
   /** Where the machines' snapshots are kept between runs. */
@@ -60,13 +64,16 @@ export class Gateway {
   private readonly clock: () => number;
   private readonly startedAt: number;
   private ticks = 0;
+  private lastRates = { at: 0, published: 0, confirmed: 0, perSecond: { published: 0, confirmed: 0 } };
 
   constructor(private readonly opts: GatewayOptions) {
     this.clock = opts.clock ?? Date.now;
     this.startedAt = this.clock();
     const statusTopic = mqttTopics.status(opts.site, opts.line, opts.gatewayId);
+    const { confirm, ...publisher } = opts.publisher;
     this.publisher = new Publisher({
-      ...opts.publisher,
+      ...publisher,
+      confirm: confirm && { ...confirm, topic: confirmTopic(opts.site, opts.line) },
       clientId: opts.gatewayId,
       statusTopic,
       will: { online: false, gatewayId: opts.gatewayId, reason: 'connection lost' },
@@ -81,11 +88,28 @@ export class Gateway {
         ts: this.clock(),
         ticks: this.ticks,
         ...this.publisher.stats,
+        rates: this.rates(),
         // Each machine's last seq: the high-water mark `factory verify` checks storage against.
         seqs: this.lastSeqs(),
       }),
       log: opts.log,
     });
+  }
+
+  /** Published and confirmed messages per second since the previous heartbeat. */
+  rates(): { published: number; confirmed: number } {
+    const now = this.clock();
+    const { published, confirmed } = this.publisher.stats;
+    const r = this.lastRates;
+    if (now - r.at >= 1_000) {
+      const dt = (now - r.at) / 1000;
+      const perSecond =
+        r.at === 0
+          ? { published: 0, confirmed: 0 }
+          : { published: (published - r.published) / dt, confirmed: (confirmed - r.confirmed) / dt };
+      this.lastRates = { at: now, published, confirmed, perSecond };
+    }
+    return this.lastRates.perSecond;
   }
 
   get machineIds(): string[] {
@@ -141,7 +165,13 @@ export class Gateway {
 
   private emit({ site, line, machineId }: FleetMachine, actor: MachineActor) {
     const t = telemetryOf(actor.getSnapshot().context, { site, line, machineId });
-    if (t) this.publisher.publish(mqttTopics.telemetry(site, line, machineId), JSON.stringify(t));
+    if (t) {
+      this.publisher.publish(mqttTopics.telemetry(site, line, machineId), JSON.stringify(t), {
+        machineId,
+        kind: 't',
+        n: t.seq,
+      });
+    }
   }
 
   /**
@@ -180,6 +210,7 @@ export class Gateway {
             skippedTo: after.seq,
             ts: now,
           }),
+          { machineId: m.machineId, kind: 'e', n: after.epoch },
         );
       }
     }

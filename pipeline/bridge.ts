@@ -1,15 +1,18 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
+import { ConfirmationBuffer, type ConfirmKey, confirmKeyOf } from '../common/confirm.js';
 import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
 import type { Metrics } from '../common/runtime.js';
 import { TOPICS } from '../common/topics.js';
+import { FlowWatch } from './flow.js';
 import { reliableProducer } from './kafka.js';
 import { validateEvent, validateTelemetry } from './validate.js';
 
 export const SHARE_GROUP = 'bridge';
 /** How long Kafka may refuse sends before the bridge calls itself unhealthy. */
 const KAFKA_GRACE_MS = 10_000;
+const STATUS_FILTER = 'factory/+/+/status/+';
 export const BRIDGE_SUBSCRIPTIONS = [
   `$share/${SHARE_GROUP}/factory/+/+/+/telemetry`,
   `$share/${SHARE_GROUP}/factory/+/+/+/events`,
@@ -30,12 +33,18 @@ export interface BridgeOptions {
   log: Logger;
   /** How long a Kafka batch waits for more lanes' messages before it is sent. */
   lingerMs: number;
+  /** How often confirmations go back to the gateways. */
+  confirmEveryMs?: number;
+  /** Silence (no reading while gateways publish) longer than this makes the bridge unhealthy. */
+  silenceMs?: number;
   clock?: () => number;
 }
 
 interface Pending {
   topic: string;
   message: Message;
+  /** What to confirm to the gateway once Kafka holds the record. */
+  confirm?: { site: string; line: string; key: ConfirmKey };
   done: () => void;
 }
 
@@ -47,6 +56,12 @@ interface Pending {
  */
 export class Bridge {
   private readonly lanes: MqttClient[] = [];
+  /** Per lane: when it last received a message, or (re)subscribed. */
+  private readonly laneHeard: number[] = [];
+  private control: MqttClient | undefined;
+  private readonly confirmations = new ConfirmationBuffer();
+  private confirmTimer: NodeJS.Timeout | undefined;
+  private readonly flow: FlowWatch;
   private producer: Producer;
   private pending: Pending[] = [];
   private flushing = false;
@@ -59,26 +74,95 @@ export class Bridge {
   constructor(private readonly opts: BridgeOptions) {
     this.producer = reliableProducer(opts.kafka);
     this.clock = opts.clock ?? Date.now;
+    this.flow = new FlowWatch(this.clock);
   }
 
   get healthy(): { ok: boolean; detail: string } {
+    const now = this.clock();
     const connected = this.lanes.filter((l) => l.connected).length;
     // One failed send (a broker still loading after a restart) is not an outage: unhealthy
     // only once Kafka has been refusing for a while.
-    const failingMs = this.kafkaFailingSince === undefined ? 0 : this.clock() - this.kafkaFailingSince;
+    const failingMs = this.kafkaFailingSince === undefined ? 0 : now - this.kafkaFailingSince;
     const kafkaOk = this.started && failingMs < KAFKA_GRACE_MS;
     const kafka =
       failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : this.started ? 'ok' : 'connecting';
+    const problems: string[] = [];
+    if (connected < this.lanes.length) problems.push(`${this.lanes.length - connected} lanes disconnected`);
+    // While Kafka holds a batch the lanes wait for it: silence then is Kafka's, reported above.
+    if (kafkaOk && failingMs === 0) problems.push(...this.silence(now));
     return {
-      ok: connected === this.lanes.length && kafkaOk,
-      detail: `${connected}/${this.lanes.length} MQTT lanes, Kafka ${kafka}`,
+      ok: kafkaOk && problems.length === 0,
+      detail: [`${connected}/${this.lanes.length} MQTT lanes, Kafka ${kafka}`, ...problems].join('; '),
     };
+  }
+
+  /**
+   * Flow, not sockets: gateways announce how much they publish (their status heartbeats); a
+   * bridge that hears nothing while they publish, or a lane that hears nothing while its
+   * siblings are busy, has lost its subscription somewhere, whatever its connection says.
+   */
+  private silence(now: number): string[] {
+    const window = this.opts.silenceMs ?? 20_000;
+    const published = this.flow.publishedWithin(window);
+    const heard = this.laneHeard.filter((t) => now - t < window).length;
+    if (published > 0 && heard === 0 && this.flow.watchingFor() >= window) {
+      return [`received nothing for ${Math.round(window / 1000)}s while gateways published ${published}`];
+    }
+    // A share is spread over every lane of every bridge: with enough traffic each lane hears
+    // some. Only then is a quiet lane a sign of a lost subscription rather than of chance.
+    const perLane =
+      this.opts.metrics.get('received') === 0 ? 0 : this.flow.rateWithin(window) / this.lanes.length;
+    if (perLane * (window / 1000) < 20) return [];
+    const quiet = this.laneHeard.flatMap((t, i) => (now - t >= window ? [i + 1] : []));
+    return quiet.length > 0
+      ? [`lanes ${quiet.join(',')} received nothing for ${Math.round(window / 1000)}s while the others did`]
+      : [];
   }
 
   async start(): Promise<void> {
     await this.producer.connect();
     this.started = true;
-    for (let k = 1; k <= this.opts.lanes; k++) this.lanes.push(this.lane(k));
+    this.control = this.controlConnection();
+    for (let k = 1; k <= this.opts.lanes; k++) {
+      this.laneHeard.push(this.clock());
+      this.lanes.push(this.lane(k));
+    }
+    this.confirmTimer = setInterval(() => this.sendConfirmations(), this.opts.confirmEveryMs ?? 200);
+  }
+
+  /**
+   * One plain connection beside the lanes: it publishes confirmations to the gateways and
+   * follows the gateways' status heartbeats (how much they publish) for the flow check.
+   */
+  private controlConnection(): MqttClient {
+    const client = mqtt.connect(this.opts.mqttUrl, {
+      ...this.opts.account,
+      clientId: `${this.opts.id}-control`,
+      protocolVersion: 5,
+      clean: true,
+      reconnectPeriod: 500 + Math.round(Math.random() * 1_000),
+      connectTimeout: 5_000,
+      keepalive: 15,
+      resubscribe: false,
+    });
+    client.on('connect', () => {
+      client.subscribe(STATUS_FILTER, { qos: 0 }, (err) => {
+        if (err) this.opts.log.error('cannot follow gateway status', { error: err.message });
+      });
+    });
+    client.on('message', (topic, payload) => this.flow.observe(topic, payload));
+    client.on('error', (err) => this.opts.log.warn('mqtt control error', { error: err.message }));
+    return client;
+  }
+
+  /** Tells each line's gateways what Kafka now holds (QoS 1; a lost one costs a replay, no more). */
+  private sendConfirmations() {
+    const control = this.control;
+    if (!control?.connected || this.confirmations.size === 0) return;
+    for (const { topic, message } of this.confirmations.drain(this.opts.id, this.clock())) {
+      control.publish(topic, JSON.stringify(message), { qos: 1 });
+      this.opts.metrics.inc('confirmationsSent');
+    }
   }
 
   private lane(k: number): MqttClient {
@@ -94,7 +178,12 @@ export class Bridge {
       connectTimeout: 5_000,
       // Long: a lane waiting for Kafka does not read the PINGRESP either, and must not give up early.
       keepalive: 60,
+      // mqtt.js skips the SUBSCRIBE after a reconnect whose CONNACK says the session is present,
+      // trusting the broker's copy; a broker restored from its last autosave may hold the session
+      // without a working shared subscription. We subscribe on every connect ourselves.
+      resubscribe: false,
       customHandleAcks: (topic, message, _packet, ack) => {
+        this.laneHeard[k - 1] = this.clock();
         this.accept(topic, message).then(
           () => ack(0),
           () => {
@@ -103,10 +192,13 @@ export class Bridge {
         );
       },
     });
-    client.on('connect', () => {
-      this.opts.log.info('mqtt lane connected', { lane: k });
-      client.subscribe(BRIDGE_SUBSCRIPTIONS, { qos: 1 }, (err) => {
-        if (err) this.opts.log.error('subscribe failed', { lane: k, error: err.message });
+    client.on('connect', (connack) => {
+      this.laneHeard[k - 1] = this.clock(); // a fresh start for the silence check
+      this.opts.log.info('mqtt lane connected', { lane: k, sessionPresent: connack.sessionPresent });
+      client.subscribe(BRIDGE_SUBSCRIPTIONS, { qos: 1 }, (err, granted) => {
+        const refused = granted?.filter((g) => g.qos > 2) ?? [];
+        if (err || refused.length > 0 || !granted?.length)
+          this.opts.log.error('subscribe failed', { lane: k, error: err?.message, granted });
       });
     });
     client.on('error', (err) => this.opts.log.warn('mqtt lane error', { lane: k, error: err.message }));
@@ -131,8 +223,9 @@ export class Bridge {
         ? { topic: TOPICS.telemetry, message: { key: v.value.machineId, value: JSON.stringify(v.value) } }
         : this.deadLetter(topic, raw, v.key, v.reason, now);
     }
+    const confirm = confirmKeyOf(topic, raw);
     return new Promise((resolve) => {
-      this.pending.push({ ...record, done: resolve });
+      this.pending.push({ ...record, confirm, done: resolve });
       m.set('pending', this.pending.length);
       if (!this.flushing && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.lingerMs);
     });
@@ -193,7 +286,10 @@ export class Bridge {
     m.inc('forwarded', batch.filter((p) => p.topic !== TOPICS.telemetryDlq).length);
     m.set('lastBatchMs', this.clock() - started);
     m.set('lastBatchSize', batch.length);
-    for (const p of batch) p.done();
+    for (const p of batch) {
+      if (p.confirm) this.confirmations.add(p.confirm.site, p.confirm.line, p.confirm.key);
+      p.done();
+    }
     this.flushing = false;
     m.set('pending', this.pending.length);
     if (this.pending.length > 0) void this.flush();
@@ -207,13 +303,15 @@ export class Bridge {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
+    clearInterval(this.confirmTimer);
     await this.flush();
     while (this.flushing || this.pending.length > 0) {
       await new Promise((r) => setTimeout(r, 20));
       if (!this.flushing) await this.flush();
     }
-    await new Promise((r) => setTimeout(r, 50)); // let the last PUBACKs leave
-    await Promise.all(this.lanes.map((l) => l.endAsync()));
+    this.sendConfirmations();
+    await new Promise((r) => setTimeout(r, 50)); // let the last PUBACKs and confirmations leave
+    await Promise.all([...this.lanes, ...(this.control ? [this.control] : [])].map((l) => l.endAsync()));
     await this.producer.disconnect();
   }
 }

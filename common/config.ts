@@ -59,6 +59,11 @@ const envSchema = z.object({
   FACTORY_BRIDGES: positiveInt.max(16).default(2),
   FACTORY_BRIDGE_LANES: positiveInt.max(256).default(48),
   FACTORY_WRITERS: positiveInt.max(16).default(1),
+  /**
+   * End-to-end confirmation from bridges to gateways (ADR 0003). `off` restores ack-by-broker
+   * only, which loses what a crashing broker held: for measuring its cost, not for plants.
+   */
+  FACTORY_CONFIRMATIONS: z.enum(['on', 'off'], { error: 'expected "on" or "off"' }).default('on'),
   FACTORY_METRICS_PORT_BASE: positiveInt.max(65000).default(9400),
   FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),
   FACTORY_START_TIMEOUT_MS: positiveInt.default(180_000),
@@ -87,7 +92,13 @@ export interface Config {
   temporalNamespace: string;
   http: Address;
   partitions: { telemetry: number; commands: number };
-  pipeline: { bridges: number; lanes: number; writers: number; metricsPortBase: number };
+  pipeline: {
+    bridges: number;
+    lanes: number;
+    writers: number;
+    metricsPortBase: number;
+    confirmations: boolean;
+  };
   stopTimeoutMs: number;
   startTimeoutMs: number;
   mqttOverride: { username: string; password: string } | undefined;
@@ -127,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lanes: e.FACTORY_BRIDGE_LANES,
       writers: e.FACTORY_WRITERS,
       metricsPortBase: e.FACTORY_METRICS_PORT_BASE,
+      confirmations: e.FACTORY_CONFIRMATIONS === 'on',
     },
     stopTimeoutMs: e.FACTORY_STOP_TIMEOUT_MS,
     startTimeoutMs: e.FACTORY_START_TIMEOUT_MS,

@@ -87,7 +87,9 @@ export async function main(argv: string[]): Promise<number> {
       backoffMaxMs: 10_000,
       // Kept until a bridge confirms Kafka has it (ADR 0003): at most 50,000 unconfirmed,
       // published again after 15 s without confirmation (backing off to 5 min).
-      confirm: { maxUnconfirmed: 50_000, timeoutMs: 15_000, maxTimeoutMs: 300_000 },
+      confirm: config.pipeline.confirmations
+        ? { maxUnconfirmed: 50_000, timeoutMs: 15_000, maxTimeoutMs: 300_000 }
+        : undefined,
     },
   });
   gateway.start();

@@ -33,6 +33,8 @@ export interface BridgeOptions {
   log: Logger;
   /** How long a Kafka batch waits for more lanes' messages before it is sent. */
   lingerMs: number;
+  /** Confirm to the gateways what Kafka holds (ADR 0003); off only to measure its cost. */
+  confirmations?: boolean;
   /** How often confirmations go back to the gateways. */
   confirmEveryMs?: number;
   /** Silence (no reading while gateways publish) longer than this makes the bridge unhealthy. */
@@ -287,7 +289,7 @@ export class Bridge {
     m.set('lastBatchMs', this.clock() - started);
     m.set('lastBatchSize', batch.length);
     for (const p of batch) {
-      if (p.confirm) this.confirmations.add(p.confirm.site, p.confirm.line, p.confirm.key);
+      if (p.confirm && this.opts.confirmations !== false) this.confirmations.add(p.confirm.site, p.confirm.line, p.confirm.key);
       p.done();
     }
     this.flushing = false;

@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
           metrics,
           log,
           lingerMs: 5,
+          confirmations: config.pipeline.confirmations,
         })
       : new Writer({
           kafka,

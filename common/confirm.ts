@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toRanges } from './ranges.js';
 import { idSchema } from './telemetry.js';
 
 /**
@@ -37,18 +38,6 @@ export const confirmationSchema = z.strictObject({
   e: z.record(idSchema, ranges).default({}),
 });
 export type Confirmation = z.infer<typeof confirmationSchema>;
-
-/** Inclusive ranges of a set of whole numbers, ascending. */
-export function toRanges(values: Iterable<number>): [number, number][] {
-  const sorted = [...new Set(values)].sort((a, b) => a - b);
-  const out: [number, number][] = [];
-  for (const n of sorted) {
-    const last = out.at(-1);
-    if (last && n === last[1] + 1) last[1] = n;
-    else out.push([n, n]);
-  }
-  return out;
-}
 
 /**
  * Collects the keys a bridge wrote to Kafka, per line, and hands them out as confirmation

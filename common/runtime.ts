@@ -3,9 +3,14 @@ import type { Address } from './config.js';
 import type { Logger } from './log.js';
 
 /** Counters and gauges of one pipeline process, served as Prometheus text and JSON. */
-/** Latency buckets in milliseconds (upper bounds), for end-to-end and request times. */
+/**
+ * Latency buckets in milliseconds (upper bounds), for end-to-end and request times. They reach
+ * half an hour: an overloaded pipeline holds readings for minutes, and a percentile beyond the
+ * last bucket can only be reported as "more than", not as a number.
+ */
 export const LATENCY_BUCKETS_MS = [
-  5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 30_000,
+  5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 30_000, 60_000,
+  120_000, 300_000, 600_000, 1_800_000,
 ];
 
 export class Metrics {
@@ -58,6 +63,26 @@ export class Metrics {
 
   get(name: string): number {
     return this.values.get(name) ?? 0;
+  }
+
+  private readonly history: { at: number; counters: Map<string, number> }[] = [];
+
+  /** Records the counters (once a second, by serveMetrics) for rates(). */
+  sample(now = Date.now(), keepMs = 10_000): void {
+    const counters = new Map([...this.values].filter(([k]) => this.kinds.get(k) === 'counter'));
+    this.history.push({ at: now, counters });
+    while (this.history.length > 2 && now - this.history[0]!.at > keepMs) this.history.shift();
+  }
+
+  /** Each counter's increase per second over the sampled window (about the last 10 s). */
+  rates(): Record<string, number> {
+    const first = this.history[0];
+    const last = this.history.at(-1);
+    if (!first || !last || last.at === first.at) return {};
+    const dt = (last.at - first.at) / 1000;
+    return Object.fromEntries(
+      [...last.counters].map(([k, v]) => [k, Math.max(0, v - (first.counters.get(k) ?? 0)) / dt]),
+    );
   }
 
   snapshot(): Record<string, number> {
@@ -142,6 +167,7 @@ export async function serveMetrics(
           instance: metrics.instance,
           pid: process.pid,
           counters: metrics.snapshot(),
+          rates: metrics.rates(),
           histograms: metrics.histogramsSnapshot(),
         }),
       );
@@ -153,6 +179,9 @@ export async function serveMetrics(
     server.once('error', reject);
     server.listen(addr.port, addr.host, resolve);
   });
+  const sampler = setInterval(() => metrics.sample(), 1_000);
+  sampler.unref();
+  server.on('close', () => clearInterval(sampler));
   const bound = server.address();
   return { server, port: typeof bound === 'object' && bound ? bound.port : addr.port };
 }

@@ -60,6 +60,10 @@ export class Bridge {
   private readonly lanes: MqttClient[] = [];
   /** Per lane: when it last received a message, or (re)subscribed. */
   private readonly laneHeard: number[] = [];
+  /** Per lane: messages received; sampled each second for the quiet-lane check. */
+  private readonly laneCounts: number[] = [];
+  private laneSamples: { at: number; counts: number[] }[] = [];
+  private sampleTimer: NodeJS.Timeout | undefined;
   private control: MqttClient | undefined;
   private readonly confirmations = new ConfirmationBuffer();
   private confirmTimer: NodeJS.Timeout | undefined;
@@ -112,10 +116,12 @@ export class Bridge {
     }
     // A share is spread over every lane of every bridge: with enough traffic each lane hears
     // some. Only then is a quiet lane a sign of a lost subscription rather than of chance.
-    const perLane =
-      this.opts.metrics.get('received') === 0 ? 0 : this.flow.rateWithin(window) / this.lanes.length;
-    if (perLane * (window / 1000) < 20) return [];
-    const quiet = this.laneHeard.flatMap((t, i) => (now - t >= window ? [i + 1] : []));
+    const base = this.laneSamples.find((x) => now - x.at <= window);
+    if (!base || now - base.at < window * 0.75) return [];
+    const deltas = this.laneCounts.map((c, i) => c - (base.counts[i] ?? 0));
+    const median = [...deltas].sort((a, b) => a - b)[Math.floor(deltas.length / 2)] ?? 0;
+    if (median < 20) return [];
+    const quiet = deltas.flatMap((d, i) => (d === 0 ? [i + 1] : []));
     return quiet.length > 0
       ? [`lanes ${quiet.join(',')} received nothing for ${Math.round(window / 1000)}s while the others did`]
       : [];
@@ -127,8 +133,14 @@ export class Bridge {
     this.control = this.controlConnection();
     for (let k = 1; k <= this.opts.lanes; k++) {
       this.laneHeard.push(this.clock());
+      this.laneCounts.push(0);
       this.lanes.push(this.lane(k));
     }
+    this.sampleTimer = setInterval(() => {
+      const at = this.clock();
+      this.laneSamples.push({ at, counts: [...this.laneCounts] });
+      this.laneSamples = this.laneSamples.filter((x) => at - x.at <= 2 * (this.opts.silenceMs ?? 20_000));
+    }, 1_000);
     this.confirmTimer = setInterval(() => this.sendConfirmations(), this.opts.confirmEveryMs ?? 200);
   }
 
@@ -186,6 +198,7 @@ export class Bridge {
       resubscribe: false,
       customHandleAcks: (topic, message, _packet, ack) => {
         this.laneHeard[k - 1] = this.clock();
+        this.laneCounts[k - 1]!++;
         this.accept(topic, message).then(
           () => ack(0),
           () => {
@@ -289,7 +302,8 @@ export class Bridge {
     m.set('lastBatchMs', this.clock() - started);
     m.set('lastBatchSize', batch.length);
     for (const p of batch) {
-      if (p.confirm && this.opts.confirmations !== false) this.confirmations.add(p.confirm.site, p.confirm.line, p.confirm.key);
+      if (p.confirm && this.opts.confirmations !== false)
+        this.confirmations.add(p.confirm.site, p.confirm.line, p.confirm.key);
       p.done();
     }
     this.flushing = false;
@@ -306,6 +320,7 @@ export class Bridge {
     this.stopping = true;
     clearTimeout(this.timer);
     clearInterval(this.confirmTimer);
+    clearInterval(this.sampleTimer);
     await this.flush();
     while (this.flushing || this.pending.length > 0) {
       await new Promise((r) => setTimeout(r, 20));

@@ -55,3 +55,23 @@ export class FlowWatch {
     return this.publishedWithin(windowMs) / (windowMs / 1000);
   }
 }
+
+/**
+ * A consumer group falling behind: over the last `windowMs` its lag (records not yet committed)
+ * never shrank from one sample to the next, ended higher than it began, and is not trivial.
+ * A writer keeping up sees its lag rise and fall with every batch; one that is stuck, or slower
+ * than what arrives, sees it only rise.
+ */
+export function lagGrowing(
+  samples: { at: number; lag: number }[],
+  windowMs: number,
+  now: number,
+  minLag = 100,
+): boolean {
+  const within = samples.filter((s) => now - s.at <= windowMs);
+  // The window must be covered: the first sample near its start, at least three in all.
+  if (within.length < 3 || within[0]!.at - (now - windowMs) > windowMs / 4) return false;
+  for (let i = 1; i < within.length; i++) if (within[i]!.lag < within[i - 1]!.lag) return false;
+  const last = within.at(-1)!.lag;
+  return last > within[0]!.lag && last >= minLag;
+}

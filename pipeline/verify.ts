@@ -1,12 +1,12 @@
 import type { InfluxDB } from 'influx';
 import type { Kafka } from 'kafkajs';
 import { MEASUREMENTS } from '../common/influx-schema.js';
+import { type Ranges, toRanges } from '../common/ranges.js';
 import { sleep } from '../common/retry.js';
 import { TOPICS } from '../common/topics.js';
 import { EVENTS_MEASUREMENT } from './influx.js';
 
-/** Inclusive ranges, the compact way to print sets of seq numbers. */
-export type Ranges = [number, number][];
+export type { Ranges };
 
 export interface MachineReport {
   machineId: string;
@@ -32,16 +32,6 @@ export interface LossReport {
     outOfOrder: number;
   };
   ok: boolean;
-}
-
-export function toRanges(sorted: number[]): Ranges {
-  const out: Ranges = [];
-  for (const n of sorted) {
-    const last = out.at(-1);
-    if (last && n === last[1] + 1) last[1] = n;
-    else out.push([n, n]);
-  }
-  return out;
 }
 
 const rangeSize = (r: Ranges) => r.reduce((n, [a, b]) => n + b - a + 1, 0);

@@ -1,10 +1,11 @@
 import type { InfluxDB, IPoint } from 'influx';
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
 import type { Metrics } from '../common/runtime.js';
 import { telemetryV1Schema } from '../common/telemetry.js';
 import { TOPICS } from '../common/topics.js';
+import { lagGrowing } from './flow.js';
 import { eventPoint, telemetryPoint, writeRaw } from './influx.js';
 import { reliableProducer } from './kafka.js';
 import { machineEventSchema } from './validate.js';
@@ -18,6 +19,9 @@ export interface WriterOptions {
   log: Logger;
   /** Points per InfluxDB request (the server takes 5,000-10,000 well). */
   chunk: number;
+  /** How often the group's lag is read from Kafka, and how long a steady rise makes it unhealthy. */
+  lagProbeMs?: number;
+  lagWindowMs?: number;
   /** The consumer stopped for good. */
   onFatal?: (err: Error) => void;
 }
@@ -34,27 +38,64 @@ export class Writer {
   private readonly dlq: Producer;
   private influxFailingSince: number | undefined;
   private running = false;
+  private readonly admin: Admin;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private readonly lagSamples: { at: number; lag: number }[] = [];
   private readonly lag = new Map<string, number>();
+  /** The slowest reading of the current and of the previous window (see `recordSlowest`). */
+  private readonly slowest = { windowStart: 0, current: 0, previous: 0 };
 
   constructor(private readonly opts: WriterOptions) {
     this.consumer = opts.kafka.consumer({
       groupId: WRITER_GROUP,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // Short: a writer that died hands its partitions to its successor within 10 s. It keeps
+      // heartbeating while it retries InfluxDB, so a slow database does not cost membership.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
       maxBytesPerPartition: 2 * 1024 * 1024,
       allowAutoTopicCreation: false,
     });
     this.dlq = reliableProducer(opts.kafka);
+    this.admin = opts.kafka.admin();
   }
 
   get healthy(): { ok: boolean; detail: string } {
-    const lag = [...this.lag.values()].reduce((a, b) => a + b, 0);
+    const lag = this.lagSamples.at(-1)?.lag ?? [...this.lag.values()].reduce((a, b) => a + b, 0);
     const failingMs = this.influxFailingSince === undefined ? 0 : Date.now() - this.influxFailingSince;
+    const window = this.opts.lagWindowMs ?? 30_000;
+    const behind = lagGrowing(this.lagSamples, window, Date.now());
     return {
       // A single failed write is a retry, not an outage: unhealthy after 10 s of failures.
-      ok: this.running && failingMs < 10_000,
-      detail: `${this.running ? 'consuming' : 'not consuming'}, InfluxDB ${failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : 'ok'}, lag ${lag}`,
+      ok: this.running && failingMs < 10_000 && !behind,
+      detail: [
+        `${this.running ? 'consuming' : 'not consuming'}, InfluxDB ${failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : 'ok'}, lag ${lag}`,
+        ...(behind ? [`lag has grown for ${window / 1000}s (falling behind)`] : []),
+      ].join('; '),
     };
+  }
+
+  /**
+   * The group's lag as Kafka sees it (end offsets minus committed offsets), every few seconds:
+   * unlike the per-batch figure it keeps moving when the consumer is stuck and fetches nothing.
+   */
+  private async probeLag(): Promise<void> {
+    const topics = [TOPICS.telemetry, TOPICS.machineEvents];
+    const [committed, ...ends] = await Promise.all([
+      this.admin.fetchOffsets({ groupId: WRITER_GROUP, topics }),
+      ...topics.map((t) => this.admin.fetchTopicOffsets(t)),
+    ]);
+    let lag = 0;
+    for (const [i, topic] of topics.entries()) {
+      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const p of ends[i]!) {
+        const at = done.find((d) => d.partition === p.partition)?.offset ?? '-1';
+        lag += Number(BigInt(p.high) - (at === '-1' ? BigInt(p.low) : BigInt(at)));
+      }
+    }
+    const now = Date.now();
+    this.lagSamples.push({ at: now, lag });
+    while (this.lagSamples.length > 0 && now - this.lagSamples[0]!.at > 120_000) this.lagSamples.shift();
+    this.opts.metrics.set('lag', lag);
   }
 
   async start(): Promise<void> {
@@ -77,6 +118,10 @@ export class Writer {
       eachBatch: (payload) => this.batch(payload),
     });
     this.running = true;
+    await this.admin.connect();
+    this.lagTimer = setInterval(() => {
+      this.probeLag().catch((err: Error) => this.opts.log.warn('lag probe failed', { error: err.message }));
+    }, this.opts.lagProbeMs ?? 5_000);
   }
 
   private async batch({
@@ -125,9 +170,14 @@ export class Writer {
       m.inc('written', chunk.length);
       // End to end: from the reading's timestamp (taken when the gateway published it) to now.
       const now = Date.now();
+      let slowest = 0;
       for (const p of chunk) {
-        if (p.measurement === 'telemetry') m.observe('endToEndMs', Math.max(0, now - Number(p.timestamp)));
+        if (p.measurement !== 'telemetry') continue;
+        const ms = Math.max(0, now - Number(p.timestamp));
+        m.observe('endToEndMs', ms);
+        slowest = Math.max(slowest, ms);
       }
+      this.recordSlowest(slowest, now);
       await heartbeat().catch(() => undefined);
     }
     const last = batch.lastOffset();
@@ -141,6 +191,22 @@ export class Writer {
       [...this.lag.values()].reduce((a, b) => a + b, 0),
     );
     m.inc('batches');
+  }
+
+  /**
+   * The `endToEndMaxMs` gauge: the slowest reading of the last 10-20 s rather than of the
+   * process's whole life, so a reader polling every few seconds sees every peak, and an old
+   * peak does not stand for today's latency. The histogram gives the shape, this the exact top.
+   */
+  private recordSlowest(ms: number, now: number) {
+    const s = this.slowest;
+    if (now - s.windowStart >= 10_000) {
+      s.previous = now - s.windowStart >= 20_000 ? 0 : s.current;
+      s.current = 0;
+      s.windowStart = now;
+    }
+    s.current = Math.max(s.current, ms);
+    this.opts.metrics.set('endToEndMaxMs', Math.max(s.current, s.previous));
   }
 
   /** Adds the record's point; returns the reason when the record is not valid. */
@@ -166,6 +232,8 @@ export class Writer {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.lagTimer);
+    await this.admin.disconnect().catch(() => undefined);
     await this.consumer.disconnect(); // waits for the batch in progress, which commits
     await this.dlq.disconnect();
   }

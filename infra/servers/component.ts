@@ -16,8 +16,11 @@ export interface Component {
   ping(): Promise<void>;
   /** Creates what the contract needs on this server (topics, buckets, databases); idempotent. */
   provision?(): Promise<void>;
-  /** Real work, end to end, with contract resources present. Throws with a reason. */
-  health(): Promise<string>;
+  /**
+   * Real work, end to end, with contract resources present. Throws with a reason. Processes
+   * that move data also say how much per second (`factory status` shows it beside health).
+   */
+  health(): Promise<string | { detail: string; rate: string }>;
 }
 
 export interface ComponentContext {

@@ -3,6 +3,7 @@ import { connectOperator } from '../../common/mqtt.js';
 import { mqttTopics } from '../../common/topics-mqtt.js';
 import { readPidFile } from '../supervisor/process.js';
 import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
+import { perSecond } from './pipeline.js';
 
 export interface GatewaySpec {
   site: string;
@@ -70,7 +71,13 @@ export function gateway(ctx: ComponentContext, spec: GatewaySpec): Component {
     ping: async () => void (await check()),
     async health() {
       const s = await check();
-      return `online, ${s.published} published, ${s.acked} acked, ${s.spooled} spooled, ${s.dropped} dropped`;
+      const rates = (s.rates ?? {}) as { published?: number; confirmed?: number };
+      const confirmed =
+        s.confirmed === undefined ? '' : `, ${s.confirmed} confirmed, ${s.unconfirmed} unconfirmed`;
+      return {
+        detail: `online, ${s.published} published, ${s.acked} acked${confirmed}, ${s.spooled} spooled, ${s.dropped} dropped`,
+        rate: `${perSecond(rates.published)} published/s, ${perSecond(rates.confirmed)} confirmed/s`,
+      };
     },
   };
 }

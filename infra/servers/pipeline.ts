@@ -3,6 +3,12 @@ import { type Component, type ComponentContext, projectProcess, withTimeout } fr
 
 export type PipelineRole = 'bridge' | 'writer';
 
+/** A rate as `factory status` shows it: whole numbers, one decimal below 10. */
+export const perSecond = (n: number | undefined) => {
+  const v = n ?? 0;
+  return v >= 9.95 || v === 0 ? String(Math.round(v)) : v.toFixed(1);
+};
+
 /** Where instance n of a role serves /metrics: bridges from base+1, writers from base+21. */
 export function metricsAddress(ctx: ComponentContext, role: PipelineRole, n: number): Address {
   const { metricsPortBase } = ctx.config.pipeline;
@@ -16,7 +22,12 @@ export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: nu
   const url = `http://${formatAddress(metrics)}`;
   const healthz = async () => {
     const res = await withTimeout(id, 3_000, fetch(`${url}/healthz`));
-    const body = (await res.json()) as { ok: boolean; detail?: string; counters: Record<string, number> };
+    const body = (await res.json()) as {
+      ok: boolean;
+      detail?: string;
+      counters: Record<string, number>;
+      rates?: Record<string, number>;
+    };
     if (!body.ok) throw new Error(body.detail ?? `${id} reports unhealthy`);
     return body;
   };
@@ -36,12 +47,16 @@ export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: nu
       ]),
     ping: async () => void (await healthz()),
     async health() {
-      const { detail, counters: c } = await healthz();
+      const { detail, counters: c, rates: r = {} } = await healthz();
       const figures =
         role === 'bridge'
           ? `${c.received ?? 0} received, ${c.forwarded ?? 0} forwarded, ${c.deadLettered ?? 0} dead-lettered`
           : `${c.written ?? 0} written, ${c.deadLettered ?? 0} dead-lettered, lag ${c.lag ?? 0}`;
-      return `${detail}; ${figures}`;
+      const rate =
+        role === 'bridge'
+          ? `${perSecond(r.received)} received/s, ${perSecond(r.forwarded)} forwarded/s`
+          : `${perSecond(r.written)} written/s`;
+      return { detail: `${detail}; ${figures}`, rate };
     },
   };
 }

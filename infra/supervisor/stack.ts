@@ -21,6 +21,7 @@ import type { Component, ComponentContext } from '../servers/component.js';
 import { type GatewaySpec, gateway } from '../servers/gateway.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
+import { keeper } from '../servers/keeper.js';
 import { mosquitto } from '../servers/mosquitto.js';
 import { nats } from '../servers/nats.js';
 import { pipelineProcess } from '../servers/pipeline.js';
@@ -83,6 +84,15 @@ export function gatewaySpecs(plan: StackPlan): GatewaySpec[] {
  * what they hold while the pipeline still runs.
  */
 export function tiers(config: Config, plan: StackPlan = readPlan(config)): Component[][] {
+  return [...supervised(config, plan), [keeper(context(config))]];
+}
+
+/**
+ * What the keeper looks after: every tier but its own. The keeper comes last in `up` (it
+ * watches a stack that is already healthy) and first in `down` (nothing is restarted while
+ * the rest stops).
+ */
+export function supervised(config: Config, plan: StackPlan = readPlan(config)): Component[][] {
   const ctx = context(config);
   const { bridges, writers } = config.pipeline;
   return [
@@ -114,24 +124,29 @@ export interface ComponentStatus {
   address: string;
   healthy: boolean;
   detail: string;
+  /** Work per second (received, forwarded, written, published, confirmed), where it applies. */
+  rate: string;
   log: string;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-function running(config: Config, c: Component): PidRecord | undefined {
+export function running(config: Config, c: Component): PidRecord | undefined {
   const record = readPidFile(paths(config).pid(c.name));
   return record && isAlive(record) ? record : undefined;
 }
 
-async function probe(config: Config, c: Component): Promise<ComponentStatus> {
+export async function probe(config: Config, c: Component): Promise<ComponentStatus> {
   const record = running(config, c);
   const base = { name: c.name, pid: record?.pid ?? null, address: c.address, log: paths(config).log(c.name) };
-  if (!record) return { ...base, healthy: false, detail: 'not running' };
+  if (!record) return { ...base, healthy: false, detail: 'not running', rate: '' };
   try {
-    return { ...base, healthy: true, detail: await c.health() };
+    const h = await c.health();
+    return typeof h === 'string'
+      ? { ...base, healthy: true, detail: h, rate: '' }
+      : { ...base, healthy: true, detail: h.detail, rate: h.rate };
   } catch (err) {
-    return { ...base, healthy: false, detail: errorText(err) };
+    return { ...base, healthy: false, detail: errorText(err), rate: '' };
   }
 }
 
@@ -145,12 +160,13 @@ const shown = (p: string) => {
 
 export function renderStatus(config: Config, rows: ComponentStatus[]): string {
   const body = table([
-    ['COMPONENT', 'PID', 'ADDRESS', 'HEALTH', 'LOG'],
+    ['COMPONENT', 'PID', 'ADDRESS', 'HEALTH', 'RATE', 'LOG'],
     ...rows.map((r) => [
       r.name,
       r.pid ? String(r.pid) : '-',
       r.address,
       r.healthy ? 'healthy' : 'UNHEALTHY',
+      r.rate || '-',
       shown(r.log),
     ]),
   ]);
@@ -164,9 +180,14 @@ export function renderStatus(config: Config, rows: ComponentStatus[]): string {
   ].join('\n');
 }
 
-/** One `factory up` at a time per data directory. */
-function lock(config: Config): () => void {
-  const file = join(paths(config).run, 'up.lock');
+const lockFile = (config: Config) => join(paths(config).run, 'up.lock');
+
+/**
+ * Takes the stack's start lock (one starter at a time per data directory: `factory up` or
+ * the keeper restarting something). Returns the release function, or the live holder's pid.
+ */
+export function tryLock(config: Config): (() => void) | number {
+  const file = lockFile(config);
   mkdirSync(paths(config).run, { recursive: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -175,16 +196,39 @@ function lock(config: Config): () => void {
       closeSync(fd);
       return () => rmSync(file, { force: true });
     } catch {
-      const holder = Number(readFileSync(file, 'utf8'));
-      if (holder && holder !== process.pid && existsSync(`/proc/${holder}`)) {
-        throw new StackError(
-          `Another "factory up" (pid ${holder}) is already starting this stack; wait for it.`,
-        );
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(file, 'utf8'));
+      } catch {
+        continue; // released while we looked
       }
+      if (holder && holder !== process.pid && existsSync(`/proc/${holder}`)) return holder;
       rmSync(file, { force: true });
     }
   }
   throw new StackError(`Cannot take the lock ${file}; remove it if no factory command is running.`);
+}
+
+const isKeeper = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keeper-main');
+  } catch {
+    return false;
+  }
+};
+
+/** One `factory up` at a time; the keeper only holds the lock while it restarts something. */
+async function lock(config: Config): Promise<() => void> {
+  const deadline = Date.now() + config.startTimeoutMs;
+  for (;;) {
+    const got = tryLock(config);
+    if (typeof got === 'function') return got;
+    if (!isKeeper(got)) {
+      throw new StackError(`Another "factory up" (pid ${got}) is already starting this stack; wait for it.`);
+    }
+    if (Date.now() > deadline) throw new StackError(`The keeper (pid ${got}) holds ${lockFile(config)}.`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function tail(file: string, lines = 15): string {
@@ -253,21 +297,37 @@ async function reloadCredentials(config: Config, all: Component[], out: Output) 
   out.line('✓ mosquitto reloaded its accounts and ACL (new gateway credentials)');
 }
 
+/**
+ * Configures and spawns a component, waits until it answers and provisions what it serves.
+ * The one way anything is started, by `factory up` and by the keeper.
+ */
+export async function startComponent(
+  config: Config,
+  c: Component,
+  out: Output,
+  t0 = Date.now(),
+  waiting = new Set<string>(),
+): Promise<PidRecord> {
+  await c.prepare();
+  const record = startDetached(c.spawn(), paths(config).log(c.name), paths(config).pid(c.name));
+  await awaitReady(config, c, record, out, t0, waiting);
+  await c.provision?.();
+  return record;
+}
+
 /** Starts what is not running among `group` (in parallel), waits for each, provisions it. */
 async function bringUp(config: Config, group: Component[], out: Output, t0: number) {
   const waiting = new Set<string>();
   await Promise.all(
     group.map(async (c) => {
-      let record = running(config, c);
+      const record = running(config, c);
       if (!record) {
-        await c.prepare();
-        record = startDetached(c.spawn(), paths(config).log(c.name), paths(config).pid(c.name));
-        await awaitReady(config, c, record, out, t0, waiting);
-        out.line(`✓ ${c.name} started (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
-      } else {
-        // Running but perhaps cut off (a gateway whose broker was restarted): wait for it too.
-        await awaitReady(config, c, record, out, t0, waiting);
+        const started = await startComponent(config, c, out, t0, waiting);
+        out.line(`✓ ${c.name} started (pid ${started.pid}) in ${seconds(Date.now() - t0)}`);
+        return;
       }
+      // Running but perhaps cut off (a gateway whose broker was restarted): wait for it too.
+      await awaitReady(config, c, record, out, t0, waiting);
       await c.provision?.();
     }),
   );
@@ -298,7 +358,7 @@ export async function up(
   out: Output,
   request: { machines?: number } = {},
 ): Promise<ComponentStatus[]> {
-  const unlock = lock(config);
+  const unlock = await lock(config);
   try {
     await install(config, out);
     const previous = readPlan(config);

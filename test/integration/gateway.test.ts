@@ -10,7 +10,7 @@ import { readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { Gateway } from '../../firmware/gateway.js';
 import { readPidFile, stopProcess, waitFor } from '../../infra/supervisor/process.js';
-import { factory, testConfig } from './stack-env.js';
+import { factory, gatewayConfirm, keeperPaused, testConfig } from './stack-env.js';
 
 const config = testConfig();
 const url = `mqtt://${formatAddress(config.mqtt)}`;
@@ -70,6 +70,7 @@ describe('line gateway against the real Mosquitto', () => {
         maxMemory: 1_000,
         backoffMinMs: 100,
         backoffMaxMs: 2_000,
+        confirm: gatewayConfirm,
       },
     });
     gateway.start();
@@ -77,12 +78,14 @@ describe('line gateway against the real Mosquitto', () => {
       const total = () => [...received.values()].reduce((n, s) => n + s.length, 0);
       expect(await waitFor(() => total() >= machines.length * 20, 30_000)).toBe(true);
 
-      // Stop the broker mid-stream (TERM, as an operator would) for 10 s.
-      const broker = readPidFile(paths(config).pid('mosquitto'))!;
-      await stopProcess(broker, 10_000);
-      expect(await waitFor(() => !gateway.publisher.stats.connected, 5_000)).toBe(true);
-      const outageStart = Date.now();
-      expect(await waitFor(() => Date.now() - outageStart >= 10_000, 11_000)).toBe(true);
+      // Stop the broker mid-stream (TERM, as an operator would) for 10 s; the keeper waits.
+      await keeperPaused(async () => {
+        const broker = readPidFile(paths(config).pid('mosquitto'))!;
+        await stopProcess(broker, 10_000);
+        expect(await waitFor(() => !gateway.publisher.stats.connected, 5_000)).toBe(true);
+        const outageStart = Date.now();
+        expect(await waitFor(() => Date.now() - outageStart >= 10_000, 11_000)).toBe(true);
+      });
       const spooled = gateway.publisher.stats.spooled;
       expect(spooled).toBeGreaterThan(machines.length * 50); // ~100 ticks of every machine
       const up = await factory(['up']);

@@ -15,7 +15,7 @@ import { readPidFile, stopProcess, waitFor } from '../../infra/supervisor/proces
 import { pipelineInflux } from '../../pipeline/influx.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
 import { verifyLoss } from '../../pipeline/verify.js';
-import { factory, testConfig } from './stack-env.js';
+import { factory, gatewayConfirm, keeperPaused, testConfig } from './stack-env.js';
 
 const config = testConfig();
 const url = `mqtt://${formatAddress(config.mqtt)}`;
@@ -52,6 +52,7 @@ function stream(prefix: string, count: number) {
       maxMemory: 5_000,
       backoffMinMs: 100,
       backoffMaxMs: 2_000,
+      confirm: gatewayConfirm,
     },
   });
   gateway.start();
@@ -147,10 +148,12 @@ describe('ingestion without loss, against the real servers', () => {
     const s = stream('C', 20);
     await s.runFor(1_000);
     const retriedBefore = (await counters('writer', 1)).retried ?? 0;
-    await stopProcess(pidOf('influxdb'), 20_000);
-    const stoppedAt = Date.now();
-    expect(await waitFor(() => Date.now() - stoppedAt >= 15_000, 16_000)).toBe(true);
-    expect((await counters('writer', 1)).retried ?? 0).toBeGreaterThan(retriedBefore); // it noticed, and waited
+    await keeperPaused(async () => {
+      await stopProcess(pidOf('influxdb'), 20_000);
+      const stoppedAt = Date.now();
+      expect(await waitFor(() => Date.now() - stoppedAt >= 15_000, 16_000)).toBe(true);
+      expect((await counters('writer', 1)).retried ?? 0).toBeGreaterThan(retriedBefore); // it noticed, and waited
+    });
     await restoreStack();
     await s.runFor(1_000);
     await expectNoLoss(await s.finish(), 'InfluxDB stopped 15 s');
@@ -159,8 +162,10 @@ describe('ingestion without loss, against the real servers', () => {
   it('loses nothing when Kafka is stopped and restarted mid-stream', async () => {
     const s = stream('D', 20);
     await s.runFor(1_000);
-    await stopProcess(pidOf('kafka'), 30_000);
-    await s.runFor(500); // readings keep coming; the bridges hold them unacknowledged
+    await keeperPaused(async () => {
+      await stopProcess(pidOf('kafka'), 30_000);
+      await s.runFor(500); // readings keep coming; the bridges hold them unacknowledged
+    });
     await restoreStack();
     await s.runFor(1_000);
     await expectNoLoss(await s.finish(), 'Kafka restarted');

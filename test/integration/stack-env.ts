@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { type Config, loadConfig, projectRoot } from '../../common/config.js';
+import { type Config, loadConfig, paths, projectRoot } from '../../common/config.js';
+import { readPidFile } from '../../infra/supervisor/process.js';
 
 /**
  * The integration suite's stack: its own data directory and ports, so it never collides with
@@ -67,3 +68,21 @@ export function factory(args: string[], overrides: Record<string, string> = {}, 
     });
   });
 }
+
+/**
+ * Runs `work` with the suite's keeper paused (SIGSTOP), for tests that take a server down on
+ * purpose and must see it stay down; the keeper resumes (SIGCONT) afterwards, whatever happens.
+ */
+export async function keeperPaused<T>(work: () => Promise<T>): Promise<T> {
+  const record = readPidFile(paths(testConfig()).pid('keeper'));
+  if (!record) throw new Error('the suite stack has no keeper running');
+  process.kill(record.pid, 'SIGSTOP');
+  try {
+    return await work();
+  } finally {
+    process.kill(record.pid, 'SIGCONT');
+  }
+}
+
+/** The confirmation settings of a real gateway (firmware/main.ts), for in-process test gateways. */
+export const gatewayConfirm = { maxUnconfirmed: 50_000, timeoutMs: 15_000, maxTimeoutMs: 60_000 };

@@ -1,0 +1,238 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatAddress, paths } from '../../common/config.js';
+import { readCredentials } from '../../common/credentials.js';
+import { silentLogger } from '../../common/log.js';
+import { Metrics } from '../../common/runtime.js';
+import { keeperStateFile } from '../../infra/servers/keeper.js';
+import { metricsAddress } from '../../infra/servers/pipeline.js';
+import { isAlive, readPidFile, waitFor } from '../../infra/supervisor/process.js';
+import { BRIDGE_SUBSCRIPTIONS, Bridge } from '../../pipeline/bridge.js';
+import { pipelineKafka } from '../../pipeline/kafka.js';
+import { factory, keeperPaused, testConfig } from './stack-env.js';
+
+/**
+ * The broker is the one server every reading passes through twice (gateway → broker → bridge).
+ * These tests run the suite's stack with 1,000 machines, crash the broker in three ways, three
+ * rounds in a row, and let the keeper (not the test) bring it back: every published reading
+ * must be stored. Then flow-based health and the keeper's restarts of pipeline processes.
+ */
+const config = testConfig();
+const ctx = { config, tools: { kafkaLib: '', temporal: '' } };
+const MACHINES = 1_000;
+
+const pidOf = (name: string) => readPidFile(paths(config).pid(name));
+
+async function bridgeReceived(): Promise<number> {
+  let total = 0;
+  for (let n = 1; n <= config.pipeline.bridges; n++) {
+    try {
+      const res = await fetch(`http://${formatAddress(metricsAddress(ctx, 'bridge', n))}/healthz`);
+      total += ((await res.json()) as { counters: { received?: number } }).counters.received ?? 0;
+    } catch {
+      // a bridge being restarted: counted when it answers again
+    }
+  }
+  return total;
+}
+
+/** Waits until the bridges have received `n` more readings: data is flowing, not sockets open. */
+async function flowing(n: number, timeoutMs: number): Promise<boolean> {
+  const start = await bridgeReceived();
+  return waitFor(async () => (await bridgeReceived()) - start >= n, timeoutMs, 250);
+}
+
+interface VerifyTotals {
+  machines: number;
+  published: number;
+  stored: number;
+  lost: number;
+  duplicates: number;
+}
+
+async function verifyNoLoss(label: string): Promise<VerifyTotals> {
+  const r = await factory(['verify', '--json', '--wait', '60']);
+  const report = JSON.parse(r.stdout) as {
+    totals: VerifyTotals;
+    machines: { machineId: string; lost: [number, number][] }[];
+  };
+  const lost = report.machines
+    .filter((m) => m.lost.length > 0)
+    .map((m) => `${m.machineId} ${JSON.stringify(m.lost)}`);
+  expect(lost.slice(0, 10), label).toEqual([]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(report.totals.machines).toBeGreaterThanOrEqual(MACHINES);
+  return report.totals;
+}
+
+const keeperRestarts = (): { name: string; at: number; why: string }[] =>
+  (JSON.parse(readFileSync(keeperStateFile(config), 'utf8')) as { restarts: [] }).restarts;
+
+beforeAll(async () => {
+  const down = await factory(['down']);
+  expect(down.code, down.stderr).toBe(0);
+  const up = await factory(['up', '--machines', String(MACHINES)], {}, 600_000);
+  expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
+  expect(await flowing(5_000, 60_000)).toBe(true);
+}, 700_000);
+
+afterAll(async () => {
+  // The other suites expect the default fleet.
+  await factory(['down']);
+  const up = await factory(['up'], {}, 600_000);
+  if (up.code !== 0)
+    process.stderr.write(`[broker-crash] restoring the default stack failed:\n${up.stderr}\n`);
+}, 700_000);
+
+const crashes: { name: string; crash: (pid: number) => Promise<void> }[] = [
+  {
+    name: 'SIGKILL',
+    crash: async (pid) => {
+      process.kill(pid, 'SIGKILL');
+    },
+  },
+  {
+    name: 'SIGKILL with its data directory deleted (a broker that lost all state)',
+    crash: (pid) =>
+      keeperPaused(async () => {
+        process.kill(pid, 'SIGKILL');
+        expect(await waitFor(() => !isAlive(pidOf('mosquitto')!), 5_000)).toBe(true);
+        rmSync(join(paths(config).server('mosquitto'), 'data'), { recursive: true, force: true });
+      }),
+  },
+  {
+    name: 'graceful stop (SIGTERM)',
+    crash: async (pid) => {
+      process.kill(pid, 'SIGTERM');
+    },
+  },
+];
+
+describe(`a broker crash with ${MACHINES} machines streaming loses nothing`, () => {
+  let duplicatesBefore = 0;
+  const figures: string[] = [];
+  afterAll(() => process.stdout.write(`[broker-crash]\n${figures.join('\n')}\n`));
+
+  for (let round = 1; round <= 3; round++) {
+    for (const { name, crash } of crashes) {
+      it(`round ${round}: ${name}; the keeper restarts it and verify finds every reading`, async () => {
+        expect(await flowing(2_000, 30_000)).toBe(true);
+        const victim = pidOf('mosquitto')!;
+        const t0 = Date.now();
+        await crash(victim.pid);
+        // The keeper, not the test, starts a new broker.
+        expect(
+          await waitFor(() => {
+            const now = pidOf('mosquitto');
+            return !!now && now.pid !== victim.pid && isAlive(now);
+          }, 30_000),
+        ).toBe(true);
+        const restartedMs = Date.now() - t0;
+        const byKeeper = () => keeperRestarts().some((r) => r.name === 'mosquitto' && r.at >= t0 - 1_000);
+        expect(await waitFor(byKeeper, 10_000)).toBe(true);
+        // Recovered means data flows again through both bridges, within 10 s of the restart.
+        expect(await flowing(2_000, 10_000 + 10_000)).toBe(true);
+        const recoveredMs = Date.now() - t0;
+        const verifyStart = Date.now();
+        const totals = await verifyNoLoss(`round ${round}, ${name}`);
+        expect(Date.now() - verifyStart).toBeLessThan(90_000);
+        figures.push(
+          `round ${round} ${name}: broker back in ${restartedMs} ms, data flowing in ${recoveredMs} ms, ` +
+            `verify ${Date.now() - verifyStart} ms: ${totals.published} published, ${totals.lost} lost, ` +
+            `${totals.duplicates - duplicatesBefore} new duplicates`,
+        );
+        duplicatesBefore = totals.duplicates;
+      });
+    }
+  }
+});
+
+describe('health that means flow', () => {
+  it('a bridge whose lanes are silently unsubscribed is reported unhealthy', async () => {
+    const kafka = pipelineKafka(config, 'bridge-silence-test', silentLogger);
+    const bridge = new Bridge({
+      id: 'bridge-silence-test',
+      mqttUrl: `mqtt://${formatAddress(config.mqtt)}`,
+      account: readCredentials(config).mqttBridge,
+      lanes: 4,
+      kafka,
+      metrics: new Metrics('bridge', 'bridge-silence-test'),
+      log: silentLogger,
+      lingerMs: 5,
+      silenceMs: 10_000,
+    });
+    await bridge.start();
+    const lanes = (bridge as unknown as { lanes: MqttClient[] }).lanes;
+    try {
+      // Healthy while it takes its share, once it has watched the gateways for a whole window.
+      expect(await waitFor(() => bridge.healthy.ok, 30_000, 250)).toBe(true);
+
+      // One lane loses its subscription behind the bridge's back: the others keep receiving.
+      await lanes[0]!.unsubscribeAsync(BRIDGE_SUBSCRIPTIONS);
+      const t1 = Date.now();
+      expect(
+        await waitFor(() => /lanes 1 received nothing/.test(bridge.healthy.detail), 25_000, 250),
+        bridge.healthy.detail,
+      ).toBe(true);
+      expect(bridge.healthy.ok).toBe(false);
+      const oneLaneMs = Date.now() - t1;
+
+      // All lanes lose it: the bridge hears nothing while the gateways publish.
+      await Promise.all(lanes.map((l) => l.unsubscribeAsync(BRIDGE_SUBSCRIPTIONS)));
+      const t2 = Date.now();
+      expect(
+        await waitFor(
+          () => /received nothing for 10s while gateways published/.test(bridge.healthy.detail),
+          25_000,
+          250,
+        ),
+        bridge.healthy.detail,
+      ).toBe(true);
+      process.stdout.write(
+        `[broker-crash] silent lane reported after ${oneLaneMs} ms, silent bridge after ${Date.now() - t2} ms (window 10 s)\n`,
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('status shows a rate beside every pipeline process and gateway', async () => {
+    const r = await factory(['status', '--json']);
+    const rows = JSON.parse(r.stdout) as { name: string; healthy: boolean; rate: string }[];
+    for (const row of rows.filter((x) => /^(bridge|writer|gateway)-/.test(x.name))) {
+      expect(row.rate, row.name).toMatch(/\d+ (received|written|published)\/s/);
+      const first = Number(/(\d+)/.exec(row.rate)?.[1]);
+      expect(first, `${row.name}: ${row.rate}`).toBeGreaterThan(0); // 1,000 machines stream through each
+    }
+  });
+});
+
+describe('the keeper', () => {
+  it('restarts a SIGKILLed writer, bridge and gateway without anyone calling up', async () => {
+    const victims = ['writer-1', 'bridge-2', 'gateway-plant-1-line-1'];
+    const before = new Map(victims.map((v) => [v, pidOf(v)!]));
+    const t0 = Date.now();
+    for (const record of before.values()) process.kill(record.pid, 'SIGKILL');
+    const replaced = () =>
+      victims.every((v) => {
+        const now = pidOf(v);
+        return !!now && now.pid !== before.get(v)!.pid && isAlive(now);
+      });
+    expect(await waitFor(replaced, 60_000, 250)).toBe(true);
+    const healthy = async () => {
+      const rows = JSON.parse((await factory(['status', '--json'])).stdout) as {
+        name: string;
+        healthy: boolean;
+      }[];
+      return victims.every((v) => rows.find((r) => r.name === v)?.healthy);
+    };
+    expect(await waitFor(healthy, 60_000, 1_000)).toBe(true);
+    const restarts = keeperRestarts().filter((r) => r.at >= t0 - 1_000);
+    for (const v of victims) expect(restarts.find((r) => r.name === v)?.why, v).toMatch(/not running/);
+    process.stdout.write(`[broker-crash] keeper replaced ${victims.join(', ')} in ${Date.now() - t0} ms\n`);
+    expect(await flowing(2_000, 30_000)).toBe(true);
+    await verifyNoLoss('after the keeper restarted writer, bridge and gateway');
+  }, 300_000);
+});

@@ -44,20 +44,49 @@ describe('confirmations', () => {
 
   it('reads the key from topic and payload, even of a reading that failed validation', () => {
     const raw = (o: unknown) => Buffer.from(JSON.stringify(o));
-    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ seq: 7, oee: 'bad' }))).toEqual({
+    const ids = { site: 'p', line: 'l', machineId: 'M-1' };
+    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ ...ids, seq: 7, oee: 'bad' }))).toEqual({
       site: 'p',
       line: 'l',
       key: { machineId: 'M-1', kind: 't', n: 7 },
     });
-    expect(confirmKeyOf('factory/p/l/M-1/events', raw({ epoch: 2 }))?.key).toEqual({
+    expect(confirmKeyOf('factory/p/l/M-1/events', raw({ machineId: 'M-1', epoch: 2 }))?.key).toEqual({
       machineId: 'M-1',
       kind: 'e',
       n: 2,
     });
     expect(confirmKeyOf('factory/p/l/M-1/telemetry', Buffer.from('{"seq":'))).toBeUndefined();
-    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ seq: -1 }))).toBeUndefined();
-    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ seq: 1.5 }))).toBeUndefined();
-    expect(confirmKeyOf('elsewhere/M-1/telemetry', raw({ seq: 1 }))).toBeUndefined();
+    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ ...ids, seq: -1 }))).toBeUndefined();
+    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ ...ids, seq: 1.5 }))).toBeUndefined();
+    expect(confirmKeyOf('elsewhere/M-1/telemetry', raw({ ...ids, seq: 1 }))).toBeUndefined();
+  });
+
+  it('never confirms for another machine or with an invalid id', () => {
+    const raw = (o: unknown) => Buffer.from(JSON.stringify(o));
+    // A payload naming another machine, site or line than its topic settles nothing.
+    expect(
+      confirmKeyOf('factory/p/l/M-1/telemetry', raw({ site: 'p', line: 'l', machineId: 'M-2', seq: 1 })),
+    ).toBeUndefined();
+    expect(
+      confirmKeyOf('factory/p/l/M-1/telemetry', raw({ site: 'p', line: 'x', machineId: 'M-1', seq: 1 })),
+    ).toBeUndefined();
+    expect(confirmKeyOf('factory/p/l/M-1/telemetry', raw({ seq: 1 }))).toBeUndefined();
+    // An id the contract does not allow would spoil a whole confirmation message.
+    expect(
+      confirmKeyOf(
+        'factory/p/l/bad id/telemetry',
+        raw({ site: 'p', line: 'l', machineId: 'bad id', seq: 1 }),
+      ),
+    ).toBeUndefined();
+  });
+
+  it('keeps each message below a byte budget, and drops keys past its bound', () => {
+    const b = new ConfirmationBuffer(10_000, 4_096, 5_000);
+    for (let i = 0; i < 6_000; i++) b.add('s', 'l', { machineId: `M-${i % 3_000}`, kind: 't', n: i * 2 });
+    expect(b.dropped).toBe(1_000);
+    const out = b.drain('b', 1);
+    for (const o of out) expect(JSON.stringify(o.message).length).toBeLessThan(4_096);
+    expect(out.reduce((n, o) => n + Object.keys(o.message.t).length, 0)).toBe(3_000);
   });
 
   it('rejects malformed confirmations', () => {

@@ -50,13 +50,28 @@ export class ConfirmationBuffer {
     { site: string; line: string; t: Map<string, number[]>; e: Map<string, number[]> }
   >();
 
-  constructor(private readonly maxMachines = 2_000) {}
+  constructor(
+    private readonly maxMachines = 2_000,
+    /** Far below the broker's 1 MiB packet limit, whatever the ranges look like. */
+    private readonly maxBytes = 256 * 1024,
+    /** Keys held at most (while the broker is away); past it new ones are dropped: replay covers them. */
+    private readonly maxKeys = 500_000,
+  ) {}
+
+  private keys = 0;
+  /** Keys dropped because the buffer was full. */
+  dropped = 0;
 
   get size(): number {
     return this.lines.size;
   }
 
   add(site: string, line: string, key: ConfirmKey): void {
+    if (this.keys >= this.maxKeys) {
+      this.dropped++;
+      return;
+    }
+    this.keys++;
     const id = `${site}/${line}`;
     let entry = this.lines.get(id);
     if (!entry) {
@@ -77,23 +92,36 @@ export class ConfirmationBuffer {
         ...[...t].map(([m, ns]) => ['t', m, ns] as const),
         ...[...e].map(([m, ns]) => ['e', m, ns] as const),
       ];
-      for (let i = 0; i < entries.length; i += this.maxMachines) {
-        const message: Confirmation = { v: 1, bridge, ts, t: {}, e: {} };
-        for (const [kind, machineId, ns] of entries.slice(i, i + this.maxMachines)) {
-          message[kind][machineId] = toRanges(ns);
+      let message: Confirmation | undefined;
+      let machines = 0;
+      let bytes = 0;
+      for (const [kind, machineId, ns] of entries) {
+        const ranges = toRanges(ns);
+        const size = machineId.length + 8 + ranges.length * 24; // generous JSON estimate
+        if (!message || machines >= this.maxMachines || bytes + size > this.maxBytes) {
+          message = { v: 1, bridge, ts, t: {}, e: {} };
+          out.push({ topic: confirmTopic(site, line), message });
+          machines = 0;
+          bytes = 100;
         }
-        out.push({ topic: confirmTopic(site, line), message });
+        message[kind][machineId] = ranges;
+        machines++;
+        bytes += size;
       }
     }
     this.lines = new Map();
+    this.keys = 0;
     return out;
   }
 }
 
 /**
- * The key a bridge confirms for a message it received, read leniently from the topic and the
- * payload: even a reading that failed validation (and went to the dead-letter topic) is
- * durable in Kafka and must not be replayed by its gateway forever.
+ * The key a bridge confirms for a message it received, read from the topic and the payload.
+ * It is lenient about the rest of the payload: a reading that failed validation (a gateway
+ * that was offline for more than a week, say) is durable in the dead-letter topic and must
+ * not be replayed forever. It is strict about identity: ids must be valid and the payload
+ * must name the same machine (and, for telemetry, site and line) as its topic, so one
+ * malformed message can neither spoil a line's confirmation nor settle another machine's.
  */
 export function confirmKeyOf(
   topic: string,
@@ -101,14 +129,18 @@ export function confirmKeyOf(
 ): { site: string; line: string; key: ConfirmKey } | undefined {
   const m = /^factory\/([^/]+)\/([^/]+)\/([^/]+)\/(telemetry|events)$/.exec(topic);
   if (!m) return undefined;
-  let json: unknown;
+  const [, site, line, machineId] = m as unknown as [string, string, string, string];
+  if (![site, line, machineId].every((id) => idSchema.safeParse(id).success)) return undefined;
+  let json: Record<string, unknown> | null;
   try {
     json = JSON.parse(raw.toString('utf8'));
   } catch {
     return undefined;
   }
+  if (typeof json !== 'object' || json === null || json.machineId !== machineId) return undefined;
   const kind: ConfirmKind = m[4] === 'events' ? 'e' : 't';
-  const n = (json as Record<string, unknown> | null)?.[kind === 't' ? 'seq' : 'epoch'];
+  if (kind === 't' && (json.site !== site || json.line !== line)) return undefined;
+  const n = json[kind === 't' ? 'seq' : 'epoch'];
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return undefined;
-  return { site: m[1]!, line: m[2]!, key: { machineId: m[3]!, kind, n } };
+  return { site, line, key: { machineId, kind, n } };
 }

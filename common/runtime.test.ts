@@ -25,4 +25,14 @@ describe('Metrics', () => {
     expect(quantile(h, 0.99)).toBeLessThanOrEqual(100);
     expect(quantile([], 0.5)).toBeNull();
   });
+
+  it('keeps latencies of minutes apart instead of piling them into the last bucket', () => {
+    const m = new Metrics('writer', 'w');
+    for (const ms of [45_000, 90_000, 200_000, 400_000]) m.observe('lat', ms);
+    const h = m.histogram('lat');
+    expect(h.find((b) => b.le === 60_000)?.count).toBe(1);
+    expect(h.find((b) => b.le === 600_000)?.count).toBe(4);
+    expect(quantile(h, 0.5)).toBeGreaterThan(60_000);
+    expect(quantile(h, 0.5)).toBeLessThanOrEqual(120_000);
+  });
 });

@@ -150,7 +150,7 @@ export function quantile(hist: { le: number; count: number }[], q: number): numb
 export async function serveMetrics(
   metrics: Metrics,
   addr: Address,
-  healthy: () => { ok: boolean; detail?: string },
+  healthy: () => { ok: boolean; detail?: string; restartable?: boolean },
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
@@ -163,6 +163,8 @@ export async function serveMetrics(
         JSON.stringify({
           ok: h.ok,
           detail: h.detail,
+          // False: unhealthy, but a restart would not cure it (the keeper leaves it alone).
+          restartable: h.restartable ?? true,
           role: metrics.role,
           instance: metrics.instance,
           pid: process.pid,

@@ -86,8 +86,8 @@ type SpoolLine = [string, string] | [string, string, string, ConfirmKey['kind'],
  * With `confirm`, a message the broker acknowledged is still kept (in memory, or in its spool
  * segment on disk) until a bridge confirms that Kafka holds it: a broker that crashes with
  * acknowledged messages in its memory costs a replay, never a loss. After every reconnect the
- * unconfirmed tail is published again in order, and so is anything left unconfirmed for
- * `timeoutMs` while the connection stays up. Memory stays bounded by
+ * unconfirmed tail is published again in order, and so is anything the pipeline skipped or
+ * left unconfirmed while the connection stays up (see replayOverdue). Memory stays bounded by
  * maxMemory + maxInflight + maxUnconfirmed + one segment.
  */
 export class Publisher {
@@ -106,6 +106,11 @@ export class Publisher {
   private order = 0;
   private attempt = 0;
   private replayAttempt = 0;
+  /** When a confirmation last released something, and the newest acknowledgement it released. */
+  private lastConfirmedAt = 0;
+  private newestConfirmedAck = 0;
+  private skipAttempt = 0;
+  private lastSkipReplayAt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private replayTimer: NodeJS.Timeout | undefined;
   private counters = {
@@ -115,6 +120,7 @@ export class Publisher {
     replayed: 0,
     reconnects: 0,
     badConfirmations: 0,
+    unreadable: 0,
   };
   private readonly random: () => number;
   private readonly clock: () => number;
@@ -146,7 +152,7 @@ export class Publisher {
       queued: this.queue.length,
       spoolBytes: s.bytes,
       spooled: s.spooled,
-      dropped: s.dropped,
+      dropped: s.dropped + this.counters.unreadable,
     };
   }
 
@@ -208,6 +214,7 @@ export class Publisher {
     }
     if (done > 0) {
       this.counters.confirmed += done;
+      this.lastConfirmedAt = this.clock();
       this.replayAttempt = 0;
       this.pump();
     }
@@ -234,6 +241,7 @@ export class Publisher {
   /** Marks an entry done and releases what it held; false if it already was. */
   private finish(entry: Entry): boolean {
     if (entry.state === 'done') return false;
+    if (entry.state === 'acked') this.newestConfirmedAck = Math.max(this.newestConfirmedAck, entry.ackedAt);
     entry.state = 'done';
     this.unconfirmed.delete(entry.order);
     if (entry.key) {
@@ -276,11 +284,13 @@ export class Publisher {
         client.subscribe(this.opts.confirm.topic, { qos: 1 }, (err, granted) => {
           const refused =
             err ?? (granted?.[0] && granted[0].qos > 2 ? new Error('refused by ACL') : undefined);
-          if (refused) {
-            this.opts.log.error('cannot subscribe to confirmations; unconfirmed data will be replayed', {
+          if (refused && generation === this.generation) {
+            // Without confirmations the window fills and sending stops: better to try again.
+            this.opts.log.error('cannot subscribe to confirmations; reconnecting', {
               topic: this.opts.confirm?.topic,
               error: refused.message,
             });
+            client.end(true);
           }
         });
       }
@@ -355,29 +365,52 @@ export class Publisher {
   }
 
   /**
-   * While connected: messages acknowledged `timeoutMs` ago and still unconfirmed are published
-   * again (the broker may have lost them, or a bridge's subscription may have gone quiet).
-   * Consecutive replays back off up to `maxTimeoutMs`, so a pipeline that is merely down (and
-   * holds the data in the broker's queues) is not flooded with copies.
+   * While connected, two signs that the broker lost acknowledged messages (or a bridge's
+   * subscription went quiet), and the answer to each: publish them again.
+   * - Skipped: confirmations arrive for messages acknowledged more than `timeoutMs` after some
+   *   still unconfirmed. The pipeline is moving and passed those by. Repeated skip-replays
+   *   need ever larger gaps (doubling up to `maxTimeoutMs`).
+   * - Stalled: nothing at all was confirmed for `timeoutMs` while messages wait. Consecutive
+   *   replays of this kind back off up to `maxTimeoutMs`, so a pipeline that is merely down
+   *   (its data held in the broker's queues) is not flooded with copies.
+   * A pipeline that is merely slow confirms in about the order it was sent: neither applies, so
+   * an overloaded pipeline is not handed extra copies on top of its backlog.
    */
   private replayOverdue() {
     const c = this.opts.confirm;
     if (!c || !this.connected || this.unconfirmed.size === 0) return;
     const now = this.clock();
+    const oldest = this.unconfirmed.values().next().value as Entry;
     const wait = Math.min(c.maxTimeoutMs, c.timeoutMs * 2 ** this.replayAttempt);
+    const stalled = now - Math.max(this.lastConfirmedAt, oldest.ackedAt) >= wait;
+    // Lanes drain at slightly different speeds: a gap must exceed `timeoutMs`, doubling with
+    // each skip-replay in a row (back to one after `maxTimeoutMs` without any).
+    if (now - this.lastSkipReplayAt > c.maxTimeoutMs) this.skipAttempt = 0;
+    const skippedBefore =
+      this.newestConfirmedAck - Math.min(c.maxTimeoutMs, c.timeoutMs * 2 ** this.skipAttempt);
     const overdue: Entry[] = [];
     for (const e of this.unconfirmed.values()) {
-      if (now - e.ackedAt < wait) break; // acknowledgement order: the rest are younger
+      // Acknowledgement order: once one is not overdue, the rest are younger.
+      if (stalled ? now - e.ackedAt < wait : e.ackedAt >= skippedBefore) break;
       overdue.push(e);
     }
     if (overdue.length === 0) return;
-    this.replayAttempt++;
+    if (stalled) this.replayAttempt++;
+    else {
+      this.skipAttempt++;
+      this.lastSkipReplayAt = now;
+    }
     this.counters.replayed += overdue.length;
-    this.opts.log.warn('confirmations overdue; publishing again', {
-      messages: overdue.length,
-      oldestMs: now - overdue[0]!.ackedAt,
-      nextWaitMs: Math.min(c.maxTimeoutMs, c.timeoutMs * 2 ** this.replayAttempt),
-    });
+    this.opts.log.warn(
+      stalled
+        ? 'confirmations stalled; publishing again'
+        : 'confirmations skipped messages; publishing them again',
+      {
+        messages: overdue.length,
+        oldestMs: now - overdue[0]!.ackedAt,
+        ...(stalled ? { nextWaitMs: Math.min(c.maxTimeoutMs, c.timeoutMs * 2 ** this.replayAttempt) } : {}),
+      },
+    );
     this.requeue(overdue);
     this.pump();
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -57,6 +57,20 @@ describe('DiskSpool', () => {
     expect(kept.length + s.stats.dropped).toBe(1000);
     expect(s.stats.dropped).toBeGreaterThan(900);
     expect(kept).toEqual(lines(1000 - kept.length, kept.length)); // the newest survive, in order
+  });
+
+  it('never appends to a segment an earlier run left, which may end in a line torn by a crash', () => {
+    const dir = scratch();
+    const a = new DiskSpool({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 10 });
+    a.append(lines(0, 3));
+    const [file] = readdirSync(dir);
+    appendFileSync(join(dir, file!), '["torn'); // SIGKILL in the middle of an append
+    const b = new DiskSpool({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 10 });
+    b.append(lines(3, 2));
+    expect(readdirSync(dir)).toHaveLength(2);
+    const got = drain(b);
+    expect(got.slice(-2)).toEqual(lines(3, 2)); // the new lines stand whole, after the torn one
+    expect(got.slice(0, 3)).toEqual(lines(0, 3));
   });
 
   it('puts prepended lines before everything on disk', () => {

@@ -24,6 +24,8 @@ interface Segment {
   lines: number;
   /** Handed out for sending: it stays on disk until released (all its messages acknowledged). */
   taken: boolean;
+  /** Left by an earlier run, which may have died mid-append: never appended to again. */
+  sealed?: boolean;
 }
 
 const name = (id: number) => `${String(id).padStart(10, '0')}.seg`;
@@ -53,7 +55,7 @@ export class DiskSpool {
       const lines = text ? text.split('\n').length - 1 : 0;
       const id = Number(f.slice(0, 10));
       const bytes = statSync(path).size;
-      this.segments.push({ id, bytes, lines, taken: false });
+      this.segments.push({ id, bytes, lines, taken: false, sealed: true });
       this.bytes += bytes;
       this.nextId = Math.max(this.nextId, id + 1);
     }
@@ -76,7 +78,7 @@ export class DiskSpool {
   append(lines: string[]): void {
     if (lines.length === 0) return;
     let tail = this.segments.at(-1);
-    if (!tail || tail.taken || tail.bytes >= this.opts.segmentBytes) {
+    if (!tail || tail.taken || tail.sealed || tail.bytes >= this.opts.segmentBytes) {
       tail = { id: this.nextId++, bytes: 0, lines: 0, taken: false };
       this.segments.push(tail);
     }

@@ -41,7 +41,6 @@ export class Writer {
   private readonly admin: Admin;
   private lagTimer: NodeJS.Timeout | undefined;
   private readonly lagSamples: { at: number; lag: number }[] = [];
-  private readonly lag = new Map<string, number>();
   /** The slowest reading of the current and of the previous window (see `recordSlowest`). */
   private readonly slowest = { windowStart: 0, current: 0, previous: 0 };
 
@@ -59,14 +58,22 @@ export class Writer {
     this.admin = opts.kafka.admin();
   }
 
-  get healthy(): { ok: boolean; detail: string } {
-    const lag = this.lagSamples.at(-1)?.lag ?? [...this.lag.values()].reduce((a, b) => a + b, 0);
+  get healthy(): { ok: boolean; detail: string; restartable: boolean } {
+    const lag = this.lagSamples.at(-1)?.lag ?? 0;
     const failingMs = this.influxFailingSince === undefined ? 0 : Date.now() - this.influxFailingSince;
     const window = this.opts.lagWindowMs ?? 30_000;
     const behind = lagGrowing(this.lagSamples, window, Date.now());
     return {
       // A single failed write is a retry, not an outage: unhealthy after 10 s of failures.
       ok: this.running && failingMs < 10_000 && !behind,
+      // Falling behind while still writing is a capacity problem: a restart (and the group's
+      // rebalance) would only make it worse. A writer that stores nothing may be restarted.
+      restartable: !(
+        behind &&
+        this.running &&
+        failingMs === 0 &&
+        (this.opts.metrics.rates().written ?? 0) > 0
+      ),
       detail: [
         `${this.running ? 'consuming' : 'not consuming'}, InfluxDB ${failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : 'ok'}, lag ${lag}`,
         ...(behind ? [`lag has grown for ${window / 1000}s (falling behind)`] : []),
@@ -185,11 +192,6 @@ export class Writer {
     await this.consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
     ]);
-    this.lag.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
-    m.set(
-      'lag',
-      [...this.lag.values()].reduce((a, b) => a + b, 0),
-    );
     m.inc('batches');
   }
 

@@ -14,6 +14,11 @@ export interface Component {
   spawn(): SpawnSpec;
   /** Cheap: the server answers at all. Used while waiting for it to start. */
   ping(): Promise<void>;
+  /**
+   * `factory up` replaces it when it runs but does not answer, instead of waiting for it (the
+   * keeper: a stuck supervisor heals nothing, and it holds no data).
+   */
+  replaceWhenStuck?: boolean;
   /** Creates what the contract needs on this server (topics, buckets, databases); idempotent. */
   provision?(): Promise<void>;
   /**
@@ -28,6 +33,9 @@ export interface ComponentContext {
   /** Where installed tools live (resolved by the installers). */
   tools: { kafkaLib: string; temporal: string };
 }
+
+/** An unhealthy component that a restart would not cure (it works, only too slowly). */
+export class NotCuredByRestart extends Error {}
 
 /** Rejects after `ms` with a message naming what did not answer. */
 export async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {

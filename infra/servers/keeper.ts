@@ -44,6 +44,7 @@ export function keeper(ctx: ComponentContext): Component {
     name: 'keeper',
     address: 'restarts dead or stuck components',
     binds: [],
+    replaceWhenStuck: true,
     async prepare() {},
     spawn: () => projectProcess(config, 'infra/supervisor/keeper-main.ts', []),
     ping: async () => void read(),

@@ -1,5 +1,11 @@
 import { type Address, formatAddress } from '../../common/config.js';
-import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
+import {
+  type Component,
+  type ComponentContext,
+  NotCuredByRestart,
+  projectProcess,
+  withTimeout,
+} from './component.js';
 
 export type PipelineRole = 'bridge' | 'writer';
 
@@ -24,11 +30,15 @@ export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: nu
     const res = await withTimeout(id, 3_000, fetch(`${url}/healthz`));
     const body = (await res.json()) as {
       ok: boolean;
+      restartable?: boolean;
       detail?: string;
       counters: Record<string, number>;
       rates?: Record<string, number>;
     };
-    if (!body.ok) throw new Error(body.detail ?? `${id} reports unhealthy`);
+    if (!body.ok) {
+      const reason = body.detail ?? `${id} reports unhealthy`;
+      throw body.restartable === false ? new NotCuredByRestart(reason) : new Error(reason);
+    }
     return body;
   };
   return {

@@ -50,7 +50,6 @@ interface Watch {
  */
 export class Keeper {
   private readonly watches = new Map<string, Watch>();
-  private readonly restarting = new Set<string>();
   private readonly history: KeeperState['restarts'] = [];
   private lastHealth = 0;
   private health = new Map<string, ComponentStatus>();
@@ -77,9 +76,8 @@ export class Keeper {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // A restart in progress finishes (a half-started server is worse than a finished one).
     await this.round;
-    // Restarts in progress finish (a half-started server is worse than a finished one).
-    while (this.restarting.size > 0) await new Promise((r) => setTimeout(r, 100));
   }
 
   /** One round: restart the dead at once; probe health now and then; restart the stuck. */
@@ -92,18 +90,44 @@ export class Keeper {
       const rows = await Promise.all(tiers.flat().map((c) => probe(config, c)));
       this.health = new Map(rows.map((r) => [r.name, r]));
     }
+    const due: { c: Component; w: Watch; why: string; stopFirst: boolean }[] = [];
     for (const [i, tier] of tiers.entries()) {
       const dependenciesHealthy = tiers
         .slice(0, i)
         .flat()
         .every((c) => this.health.get(c.name)?.healthy !== false);
-      for (const c of tier) this.judge(c, dependenciesHealthy, now);
+      for (const c of tier) {
+        const verdict = this.judge(c, dependenciesHealthy, now);
+        if (verdict) due.push({ c, ...verdict });
+      }
     }
+    if (due.length > 0) await this.restartAll(due);
     this.writeState();
   }
 
-  private judge(c: Component, dependenciesHealthy: boolean, now: number) {
-    if (this.restarting.has(c.name)) return;
+  /**
+   * One restart at a time, in tier order (servers before what uses them), under one hold of
+   * the stack's start lock: `factory up` never starts the same component beside us.
+   */
+  private async restartAll(due: { c: Component; w: Watch; why: string; stopFirst: boolean }[]) {
+    const release = tryLock(this.opts.config);
+    if (typeof release === 'number') return; // `factory up` is at work: it starts what is missing
+    try {
+      for (const job of due) {
+        if (this.stopped) break;
+        await this.restart(job.c, job.w, job.why, job.stopFirst);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Whether a component must be restarted now, and why. */
+  private judge(
+    c: Component,
+    dependenciesHealthy: boolean,
+    now: number,
+  ): { w: Watch; why: string; stopFirst: boolean } | undefined {
     const w = this.watches.get(c.name) ?? { restarts: 0, notBefore: 0 };
     this.watches.set(c.name, w);
     const alive = running(this.opts.config, c) !== undefined;
@@ -112,38 +136,32 @@ export class Keeper {
       w.unhealthySince = undefined;
       w.healthySince ??= now;
       if (now - w.healthySince >= this.opts.resetAfterMs) w.restarts = 0;
-      return;
+      return undefined;
     }
     w.healthySince = undefined;
-    if (now < w.notBefore) return;
-    if (!alive) {
-      void this.restart(c, w, 'its process is not running', false);
-      return;
+    if (now < w.notBefore) return undefined;
+    if (!alive) return { w, why: 'its process is not running', stopFirst: false };
+    // Running but unhealthy, as of the last probe. Some unhealthiness a restart cannot cure
+    // (a writer still writing, only slower than what arrives): reported, never restarted.
+    if (!status || status.healthy || status.restartable === false) {
+      w.unhealthySince = undefined;
+      return undefined;
     }
-    // Running but unhealthy, as of the last probe.
-    if (!status || status.healthy) return;
     w.unhealthySince ??= now;
-    w.lastDetail = status.detail;
-    if (now - w.unhealthySince < this.opts.unhealthyGraceMs || !dependenciesHealthy) return;
-    void this.restart(
-      c,
+    if (now - w.unhealthySince < this.opts.unhealthyGraceMs || !dependenciesHealthy) return undefined;
+    return {
       w,
-      `unhealthy for ${Math.round((now - w.unhealthySince) / 1000)}s: ${status.detail}`,
-      true,
-    );
+      why: `unhealthy for ${Math.round((now - w.unhealthySince) / 1000)}s: ${status.detail}`,
+      stopFirst: true,
+    };
   }
 
+  /** Called with the start lock held. */
   private async restart(c: Component, w: Watch, why: string, stopFirst: boolean) {
     const { config, log } = this.opts;
-    const release = tryLock(config);
-    if (typeof release === 'number') return; // `factory up` is at work: it starts what is missing
     // Re-read under the lock: `factory up` may have just started it.
     const record = running(config, c);
-    if (record && !stopFirst) {
-      release();
-      return;
-    }
-    this.restarting.add(c.name);
+    if (record && !stopFirst) return;
     const t0 = this.clock();
     try {
       log.warn('restarting', { component: c.name, why, restart: w.restarts + 1 });
@@ -161,9 +179,7 @@ export class Keeper {
       // Health is probed again soon, so a restarted component is judged on fresh facts.
       this.health.delete(c.name);
       this.lastHealth = 0;
-      this.restarting.delete(c.name);
-      release();
-      this.writeState(); // the restart is on record at once, not only after the next round
+      this.writeState(); // the restart is on record at once, not only after the round
     }
   }
 

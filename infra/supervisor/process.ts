@@ -107,6 +107,7 @@ export async function stopProcess(
 ): Promise<'stopped' | 'killed' | 'absent'> {
   if (!isAlive(record)) return 'absent';
   signalGroup(record.pid, 'SIGTERM');
+  signalGroup(record.pid, 'SIGCONT'); // a stopped (SIGSTOP) process handles TERM only once continued
   if (await waitFor(() => !isAlive(record), timeoutMs)) return 'stopped';
   signalGroup(record.pid, 'SIGKILL');
   await waitFor(() => !isAlive(record), 5_000);

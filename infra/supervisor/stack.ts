@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -17,7 +18,7 @@ import { ensureCredentials } from '../../common/credentials.js';
 import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
 import { ensureTemporal, temporalBinary } from '../install/temporal.js';
-import type { Component, ComponentContext } from '../servers/component.js';
+import { type Component, type ComponentContext, NotCuredByRestart } from '../servers/component.js';
 import { type GatewaySpec, gateway } from '../servers/gateway.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
@@ -126,6 +127,8 @@ export interface ComponentStatus {
   detail: string;
   /** Work per second (received, forwarded, written, published, confirmed), where it applies. */
   rate: string;
+  /** False when the component says a restart would not cure what ails it (the keeper leaves it). */
+  restartable?: boolean;
   log: string;
 }
 
@@ -146,7 +149,8 @@ export async function probe(config: Config, c: Component): Promise<ComponentStat
       ? { ...base, healthy: true, detail: h, rate: '' }
       : { ...base, healthy: true, detail: h.detail, rate: h.rate };
   } catch (err) {
-    return { ...base, healthy: false, detail: errorText(err), rate: '' };
+    const restartable = err instanceof NotCuredByRestart ? false : undefined;
+    return { ...base, healthy: false, detail: errorText(err), rate: '', restartable };
   }
 }
 
@@ -184,7 +188,8 @@ const lockFile = (config: Config) => join(paths(config).run, 'up.lock');
 
 /**
  * Takes the stack's start lock (one starter at a time per data directory: `factory up` or
- * the keeper restarting something). Returns the release function, or the live holder's pid.
+ * the keeper restarting something). Returns the release function, or the live holder's pid
+ * (-1 while the holder is still writing its pid).
  */
 export function tryLock(config: Config): (() => void) | number {
   const file = lockFile(config);
@@ -197,12 +202,18 @@ export function tryLock(config: Config): (() => void) | number {
       return () => rmSync(file, { force: true });
     } catch {
       let holder = 0;
+      let ageMs = 0;
       try {
         holder = Number(readFileSync(file, 'utf8'));
+        ageMs = Date.now() - statSync(file).mtimeMs;
       } catch {
         continue; // released while we looked
       }
-      if (holder && holder !== process.pid && existsSync(`/proc/${holder}`)) return holder;
+      // Our own pid here is a bug (two holds in one process), not a stale lock: never steal it.
+      if (holder === process.pid) throw new StackError(`${file} is already held by this process.`);
+      if (holder && existsSync(`/proc/${holder}`)) return holder;
+      // Empty: its creator is between creating and writing it. Wait for it rather than steal it.
+      if (!holder && ageMs < 5_000) return -1;
       rmSync(file, { force: true });
     }
   }
@@ -223,7 +234,7 @@ async function lock(config: Config): Promise<() => void> {
   for (;;) {
     const got = tryLock(config);
     if (typeof got === 'function') return got;
-    if (!isKeeper(got)) {
+    if (got !== -1 && !isKeeper(got)) {
       throw new StackError(`Another "factory up" (pid ${got}) is already starting this stack; wait for it.`);
     }
     if (Date.now() > deadline) throw new StackError(`The keeper (pid ${got}) holds ${lockFile(config)}.`);
@@ -320,7 +331,19 @@ async function bringUp(config: Config, group: Component[], out: Output, t0: numb
   const waiting = new Set<string>();
   await Promise.all(
     group.map(async (c) => {
-      const record = running(config, c);
+      let record = running(config, c);
+      if (
+        record &&
+        c.replaceWhenStuck &&
+        !(await c.ping().then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        await stopProcess(record, config.stopTimeoutMs);
+        out.line(`✓ ${c.name} (pid ${record.pid}) did not answer and was stopped`);
+        record = undefined;
+      }
       if (!record) {
         const started = await startComponent(config, c, out, t0, waiting);
         out.line(`✓ ${c.name} started (pid ${started.pid}) in ${seconds(Date.now() - t0)}`);

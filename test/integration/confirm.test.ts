@@ -84,27 +84,28 @@ describe('the confirmation channel (real broker)', () => {
         0,
       );
 
-      // The bridge account confirms 1-3, then 4-5: released in two steps.
-      await bridge.publishAsync(
-        confirmTopic('plant-1', 'line-1'),
-        JSON.stringify({ v: 1, bridge: 'test', ts: Date.now(), t: { [machineId]: [[1, 3]] } }),
-        { qos: 1 },
-      );
+      // The bridge account confirms 1-3; a malformed confirmation is ignored, not fatal; then 4-5.
+      const confirm = (body: string) =>
+        bridge.publishAsync(confirmTopic('plant-1', 'line-1'), body, { qos: 1 });
+      await confirm(JSON.stringify({ v: 1, bridge: 'test', ts: Date.now(), t: { [machineId]: [[1, 3]] } }));
       expect(await waitFor(() => publisher.stats.confirmed === 3, 10_000)).toBe(true);
       expect(publisher.drained).toBe(false);
-      await bridge.publishAsync(
-        confirmTopic('plant-1', 'line-1'),
-        JSON.stringify({ v: 1, bridge: 'test', ts: Date.now(), t: { [machineId]: [[4, 5]] } }),
-        { qos: 1 },
-      );
+      await confirm('{"v":1,');
+      await confirm(JSON.stringify({ v: 1, bridge: 'test', ts: Date.now(), t: { [machineId]: [[3, 2]] } }));
+      await confirm(JSON.stringify({ v: 1, bridge: 'test', ts: Date.now(), t: { [machineId]: [[4, 5]] } }));
       expect(await waitFor(() => publisher.drained, 10_000)).toBe(true);
       expect(publisher.stats.confirmed).toBe(5);
-      // A malformed confirmation is ignored, not fatal.
-      await bridge.publishAsync(confirmTopic('plant-1', 'line-1'), '{"v":1,', { qos: 1 });
       expect(publisher.stats.connected).toBe(true);
     } finally {
       await bridge.endAsync();
       await publisher.stop(1_000, { online: false });
+      // Leave no retained status of this test behind for `factory verify` to read.
+      const operator = await mqtt.connectAsync(url, { ...creds.mqtt, protocolVersion: 5 });
+      await operator.publishAsync(`factory/plant-1/line-1/status/confirm-test-${run}`, '', {
+        qos: 1,
+        retain: true,
+      });
+      await operator.endAsync();
     }
   });
 });

@@ -124,7 +124,7 @@ describe('ingestion without loss, against the real servers', () => {
     const victim = pidOf('bridge-1');
     process.kill(victim.pid, 'SIGKILL');
     await s.runFor(1_000); // bridge-2 carries on; bridge-1's session queues its share
-    await restoreStack();
+    await restoreStack(); // the keeper has usually restarted it already; `up` confirms all is healthy
     expect(pidOf('bridge-1').pid).not.toBe(victim.pid);
     await s.runFor(1_000);
     await expectNoLoss(await s.finish(), 'bridge killed');

@@ -80,7 +80,11 @@ export async function keeperPaused<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } finally {
-    process.kill(record.pid, 'SIGCONT');
+    try {
+      process.kill(record.pid, 'SIGCONT');
+    } catch {
+      // `factory up` replaced the paused keeper meanwhile (as it does with a stuck one)
+    }
   }
 }
 

@@ -131,10 +131,18 @@ export async function verifyLoss(opts: {
   const deadline = Date.now() + opts.waitMs;
   let stored = await storedSeqs(opts.influx, ids);
   let gaps = await failoverGaps(opts.influx, ids);
+  // Only seq numbers up to the high-water mark count: newer readings keep arriving while we
+  // wait, and counting them would end the wait before a late straggler below it is stored.
+  const storedUpTo = (id: string, hw: number) => {
+    let n = 0;
+    for (const seq of stored.get(id) ?? []) if (seq <= hw) n++;
+    return n;
+  };
   const missing = () =>
     ids.filter((id) => {
-      const expected = opts.published.get(id)! - rangeSize(gaps.get(id) ?? []);
-      return (stored.get(id)?.size ?? 0) < expected;
+      const hw = opts.published.get(id)!;
+      const inGaps = (gaps.get(id) ?? []).reduce((n, [a, b]) => n + Math.max(0, Math.min(b, hw) - a + 1), 0);
+      return storedUpTo(id, hw) < hw - inGaps;
     });
   while (missing().length > 0 && Date.now() < deadline) {
     opts.onProgress?.(ids.length - missing().length, ids.length);

@@ -22,9 +22,9 @@ async function main(argv: string[]): Promise<number> {
     healthEveryMs: 5_000,
     unhealthyGraceMs: 45_000,
     backoff: { minMs: 1_000, maxMs: 60_000 },
-    // A component that ran healthily for 30 s and then died is restarted at once again; only
+    // A component that ran healthily for 10 s and then died is restarted at once again; only
     // one that keeps dying soon after its start backs off (up to a minute).
-    resetAfterMs: 30_000,
+    resetAfterMs: 10_000,
   });
   keeper.start();
   log.info('keeper started', { dataDir: config.dataDir });

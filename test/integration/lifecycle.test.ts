@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { paths } from '../../common/config.js';
 import { isPortFree } from '../../infra/supervisor/ports.js';
-import { readPidFile } from '../../infra/supervisor/process.js';
+import { readPidFile, waitFor } from '../../infra/supervisor/process.js';
 import { type ComponentStatus, components } from '../../infra/supervisor/stack.js';
 import { factory, keeperPaused, testConfig, testEnv } from './stack-env.js';
 
@@ -39,7 +39,19 @@ afterAll(() => {
 
 describe('factory up / status / down', () => {
   it('reports every component healthy with pid, address and health in JSON', async () => {
-    const { code, rows } = await statusJson();
+    // The file before may have just restarted a server: components settle within seconds.
+    let last = await statusJson();
+    const settled = await waitFor(
+      async () => {
+        last = await statusJson();
+        return last.code === 0;
+      },
+      60_000,
+      2_000,
+    );
+    const unhealthy = last.rows.filter((r) => !r.healthy).map((r) => `${r.name}: ${r.detail}`);
+    expect(settled, unhealthy.join('\n')).toBe(true);
+    const { code, rows } = last;
     expect(code).toBe(0);
     expect(rows.map((r) => r.name).sort()).toEqual([
       'bridge-1',

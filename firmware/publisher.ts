@@ -39,6 +39,8 @@ export interface PublisherOptions {
   log: Logger;
   random?: () => number;
   clock?: () => number;
+  /** How a connection is made (mqtt.js by default; a unit test hands in a fake broker). */
+  connect?: (url: string, options: IClientOptions) => MqttClient;
 }
 
 export interface PublisherStats {
@@ -274,7 +276,7 @@ export class Publisher {
         retain: true,
       },
     };
-    const client = mqtt.connect(this.opts.url, options);
+    const client = (this.opts.connect ?? mqtt.connect)(this.opts.url, options);
     this.client = client;
     client.on('connect', () => {
       if (generation !== this.generation) return;

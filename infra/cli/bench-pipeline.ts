@@ -15,7 +15,7 @@ import type { TelemetryV1 } from '../../common/telemetry.js';
 import { mqttTopics } from '../../common/topics-mqtt.js';
 import { Publisher, type PublisherOptions, type PublisherStats } from '../../firmware/publisher.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
-import { metricsAddress, type PipelineRole } from '../servers/pipeline.js';
+import { type Healthz, type PipelineRole, readHealthz } from '../servers/pipeline.js';
 import type { Output } from '../supervisor/output.js';
 
 export interface PipelineBenchRequest {
@@ -125,24 +125,10 @@ const SAMPLE_EVERY_MS = 1_000;
 
 type Histogram = { le: number; count: number }[];
 
-interface Healthz {
-  counters: Record<string, number>;
-  /** Per second over the process's last 10 s, measured where the counting happens. */
-  rates?: Record<string, number>;
-  histograms?: Record<string, { le: number | '+Inf'; count: number }[]>;
-}
-
 /** Every instance of a role's /healthz (a 503 still carries the counters). */
 function healthz(config: Config, role: PipelineRole): Promise<Healthz[]> {
-  const ctx = { config, tools: { kafkaLib: '', temporal: '' } };
   const count = role === 'bridge' ? config.pipeline.bridges : config.pipeline.writers;
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const url = `http://${formatAddress(metricsAddress(ctx, role, i + 1))}/healthz`;
-      const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
-      return (await res.json()) as Healthz;
-    }),
-  );
+  return Promise.all(Array.from({ length: count }, (_, i) => readHealthz(config, role, i + 1)));
 }
 
 const sum = (ns: number[]) => ns.reduce((a, b) => a + b, 0);

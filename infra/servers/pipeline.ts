@@ -1,4 +1,4 @@
-import { type Address, formatAddress } from '../../common/config.js';
+import { type Address, type Config, formatAddress } from '../../common/config.js';
 import {
   type Component,
   type ComponentContext,
@@ -21,20 +21,31 @@ export function metricsAddress(ctx: ComponentContext, role: PipelineRole, n: num
   return { host: '127.0.0.1', port: metricsPortBase + (role === 'bridge' ? 0 : 20) + n };
 }
 
+/** What a pipeline process serves at /healthz (common/runtime.ts serveMetrics). */
+export interface Healthz {
+  ok: boolean;
+  restartable?: boolean;
+  detail?: string;
+  counters: Record<string, number>;
+  /** Per second over the process's last 10 s, measured where the counting happens. */
+  rates?: Record<string, number>;
+  histograms?: Record<string, { le: number | '+Inf'; count: number }[]>;
+}
+
+/** Instance n of a role's /healthz, healthy or not (a 503 still carries the counters). */
+export async function readHealthz(config: Config, role: PipelineRole, n: number): Promise<Healthz> {
+  const address = formatAddress(metricsAddress({ config, tools: { kafkaLib: '', temporal: '' } }, role, n));
+  const res = await withTimeout(`${role}-${n}`, 3_000, fetch(`http://${address}/healthz`));
+  return (await res.json()) as Healthz;
+}
+
 /** A bridge or writer process; healthy when its /healthz says so (lanes, Kafka, InfluxDB). */
 export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: number): Component {
   const id = `${role}-${n}`;
   const metrics = metricsAddress(ctx, role, n);
   const url = `http://${formatAddress(metrics)}`;
   const healthz = async () => {
-    const res = await withTimeout(id, 3_000, fetch(`${url}/healthz`));
-    const body = (await res.json()) as {
-      ok: boolean;
-      restartable?: boolean;
-      detail?: string;
-      counters: Record<string, number>;
-      rates?: Record<string, number>;
-    };
+    const body = await readHealthz(ctx.config, role, n);
     if (!body.ok) {
       const reason = body.detail ?? `${id} reports unhealthy`;
       throw body.restartable === false ? new NotCuredByRestart(reason) : new Error(reason);

@@ -7,7 +7,7 @@ import { readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { Metrics } from '../../common/runtime.js';
 import { keeperStateFile } from '../../infra/servers/keeper.js';
-import { metricsAddress } from '../../infra/servers/pipeline.js';
+import { readHealthz } from '../../infra/servers/pipeline.js';
 import { isAlive, readPidFile, waitFor } from '../../infra/supervisor/process.js';
 import { BRIDGE_SUBSCRIPTIONS, Bridge } from '../../pipeline/bridge.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
@@ -20,7 +20,6 @@ import { factory, keeperPaused, testConfig } from './stack-env.js';
  * must be stored. Then flow-based health and the keeper's restarts of pipeline processes.
  */
 const config = testConfig();
-const ctx = { config, tools: { kafkaLib: '', temporal: '' } };
 const MACHINES = 1_000;
 
 const pidOf = (name: string) => readPidFile(paths(config).pid(name));
@@ -29,8 +28,7 @@ async function bridgeReceived(): Promise<number> {
   let total = 0;
   for (let n = 1; n <= config.pipeline.bridges; n++) {
     try {
-      const res = await fetch(`http://${formatAddress(metricsAddress(ctx, 'bridge', n))}/healthz`);
-      total += ((await res.json()) as { counters: { received?: number } }).counters.received ?? 0;
+      total += (await readHealthz(config, 'bridge', n)).counters.received ?? 0;
     } catch {
       // a bridge being restarted: counted when it answers again
     }

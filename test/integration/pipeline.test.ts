@@ -10,7 +10,7 @@ import { readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { TOPICS } from '../../common/topics.js';
 import { Gateway } from '../../firmware/gateway.js';
-import { metricsAddress } from '../../infra/servers/pipeline.js';
+import { readHealthz } from '../../infra/servers/pipeline.js';
 import { readPidFile, stopProcess, waitFor } from '../../infra/supervisor/process.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
@@ -85,10 +85,7 @@ async function expectNoLoss(published: Map<string, number>, label: string) {
 }
 
 async function counters(role: 'bridge' | 'writer', n: number): Promise<Record<string, number>> {
-  const res = await fetch(
-    `http://${formatAddress(metricsAddress({ config, tools: { kafkaLib: '', temporal: '' } }, role, n))}/healthz`,
-  );
-  return ((await res.json()) as { counters: Record<string, number> }).counters;
+  return (await readHealthz(config, role, n)).counters;
 }
 
 const pidOf = (name: string) => readPidFile(paths(config).pid(name))!;

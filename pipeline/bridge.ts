@@ -232,15 +232,25 @@ export class Bridge {
       record = v.ok
         ? { topic: TOPICS.machineEvents, message: { key: v.value.machineId, value: JSON.stringify(v.value) } }
         : this.deadLetter(topic, raw, v.key, v.reason, now);
+      record.confirm = confirmKeyOf(topic, raw);
     } else {
       const v = validateTelemetry(topic, raw, now);
+      // A valid reading already names its key (validation checked it against the topic): no
+      // second parse on the hot path. Only a dead-lettered one is read again, leniently.
       record = v.ok
-        ? { topic: TOPICS.telemetry, message: { key: v.value.machineId, value: JSON.stringify(v.value) } }
-        : this.deadLetter(topic, raw, v.key, v.reason, now);
+        ? {
+            topic: TOPICS.telemetry,
+            message: { key: v.value.machineId, value: JSON.stringify(v.value) },
+            confirm: {
+              site: v.value.site,
+              line: v.value.line,
+              key: { machineId: v.value.machineId, kind: 't', n: v.value.seq },
+            },
+          }
+        : { ...this.deadLetter(topic, raw, v.key, v.reason, now), confirm: confirmKeyOf(topic, raw) };
     }
-    const confirm = confirmKeyOf(topic, raw);
     return new Promise((resolve) => {
-      this.pending.push({ ...record, confirm, done: resolve });
+      this.pending.push({ ...record, done: resolve });
       m.set('pending', this.pending.length);
       if (!this.flushing && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.lingerMs);
     });

@@ -50,10 +50,6 @@ export class FlowWatch {
     }
     return total;
   }
-
-  rateWithin(windowMs: number): number {
-    return this.publishedWithin(windowMs) / (windowMs / 1000);
-  }
 }
 
 /**

@@ -30,14 +30,21 @@ export function readPidFile(file: string): PidRecord | undefined {
   }
 }
 
-/** Live, not a zombie, and still running the command we started (pids get reused). */
+/**
+ * Live, not a zombie, and still running the command we started (pids get reused).
+ *
+ * A process still inside execve has an empty command line: spawn() returns once the exec has
+ * closed the child's close-on-exec fds, which the kernel does before it lays out the new
+ * arguments. Read as "dead", that window made `factory up` report a healthy new process as
+ * "exited during start-up" (seen once in CI on a loaded machine).
+ */
 export function isAlive(record: PidRecord): boolean {
   try {
     const stat = readFileSync(`/proc/${record.pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
     const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8');
-    return cmdline.includes(record.marker);
+    return cmdline === '' || cmdline.includes(record.marker);
   } catch {
     return false;
   }

@@ -14,7 +14,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{actors,common,firmware,infra,pipeline,simulations,workflows}/**/*.test.ts'],
+          include: ['{actors,common,firmware,infra,pipeline,simulations,workers,workflows}/**/*.test.ts'],
         },
       },
       {

@@ -146,29 +146,42 @@ function scaleCounts(counts: number[], total: number): number[] {
   return out;
 }
 
-/**
- * The machines of a fleet in stable order (sites, lines and entries as written). With
- * `machines`, the counts are scaled to that total keeping the fleet's proportions.
- */
-export function deriveFleet(fleet: Fleet, options: { machines?: number } = {}): DerivedFleet {
+/** How many machines of each type each line has (scaled to `machines` in all when given). */
+export function scaleFleetCounts(
+  fleet: Fleet,
+  machines?: number,
+): { site: string; line: string; type: string; count: number }[] {
+  const entries = fleet.sites.flatMap((s) =>
+    s.lines.flatMap((l) => l.machines.map((m) => ({ site: s.id, line: l.id, type: m.type, count: m.count }))),
+  );
+  if (machines === undefined) return entries;
+  const counts = scaleCounts(
+    entries.map((e) => e.count),
+    machines,
+  );
+  return entries.map((e, k) => ({ ...e, count: counts[k]! }));
+}
+
+/** Resolved parameters per machine type (a type that fails to resolve gets the defaults). */
+export function fleetTypes(fleet: Fleet): Map<string, MachineParams> {
   const types = new Map<string, MachineParams>();
   for (const [name, overrides] of Object.entries(fleet.machineTypes)) {
     const r = resolveParams(overrides);
     types.set(name, r.ok ? r.params : DEFAULT_PARAMS);
   }
-  const entries = fleet.sites.flatMap((s) =>
-    s.lines.flatMap((l) => l.machines.map((m) => ({ site: s.id, line: l.id, type: m.type, count: m.count }))),
-  );
-  const counts =
-    options.machines === undefined
-      ? entries.map((e) => e.count)
-      : scaleCounts(
-          entries.map((e) => e.count),
-          options.machines,
-        );
+  return types;
+}
+
+/**
+ * The machines a fleet file would have on an empty registry, in stable order (sites, lines
+ * and entries as written): for tools and tests that run a fleet without a registry (the
+ * headless simulator, the benchmark). A running stack takes identities from the registry.
+ */
+export function deriveFleet(fleet: Fleet, options: { machines?: number } = {}): DerivedFleet {
+  const types = fleetTypes(fleet);
   const machines: FleetMachine[] = [];
-  entries.forEach((e, k) => {
-    for (let j = 0; j < counts[k]!; j++) {
+  for (const e of scaleFleetCounts(fleet, options.machines)) {
+    for (let j = 0; j < e.count; j++) {
       const machineId = machineIdOf(machines.length);
       machines.push({
         machineId,
@@ -179,6 +192,6 @@ export function deriveFleet(fleet: Fleet, options: { machines?: number } = {}): 
         params: types.get(e.type) ?? DEFAULT_PARAMS,
       });
     }
-  });
+  }
   return { seed: fleet.seed, types, machines };
 }

@@ -64,6 +64,15 @@ const envSchema = z.object({
    * only, which loses what a crashing broker held: for measuring its cost, not for plants.
    */
   FACTORY_CONFIRMATIONS: z.enum(['on', 'off'], { error: 'expected "on" or "off"' }).default('on'),
+  /** Worker processes hosting the machine actors (`factory up --workers` overrides). */
+  FACTORY_WORKERS: positiveInt.max(64).default(2),
+  /** Telemetry period per machine: a large fleet at 10 s fits the pipeline that 1 s would flood. */
+  FACTORY_TELEMETRY_PERIOD_MS: positiveInt.min(100).max(3_600_000).default(1_000),
+  FACTORY_SNAPSHOT_EVERY_MS: positiveInt.min(1_000).default(10_000),
+  /** Seq numbers a worker reserves per machine at a time: the largest possible failover gap. */
+  FACTORY_SEQ_BLOCK: positiveInt.min(10).max(1_000_000).default(300),
+  /** The worker group's session: a silent worker loses its shards after this long. */
+  FACTORY_WORKER_SESSION_MS: positiveInt.min(1_000).max(60_000).default(3_000),
   FACTORY_METRICS_PORT_BASE: positiveInt.max(65000).default(9400),
   FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),
   FACTORY_START_TIMEOUT_MS: positiveInt.default(180_000),
@@ -98,6 +107,13 @@ export interface Config {
     writers: number;
     metricsPortBase: number;
     confirmations: boolean;
+  };
+  workers: {
+    count: number;
+    periodMs: number;
+    snapshotEveryMs: number;
+    seqBlock: number;
+    sessionTimeoutMs: number;
   };
   stopTimeoutMs: number;
   startTimeoutMs: number;
@@ -139,6 +155,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       writers: e.FACTORY_WRITERS,
       metricsPortBase: e.FACTORY_METRICS_PORT_BASE,
       confirmations: e.FACTORY_CONFIRMATIONS === 'on',
+    },
+    workers: {
+      count: e.FACTORY_WORKERS,
+      periodMs: e.FACTORY_TELEMETRY_PERIOD_MS,
+      snapshotEveryMs: e.FACTORY_SNAPSHOT_EVERY_MS,
+      seqBlock: e.FACTORY_SEQ_BLOCK,
+      sessionTimeoutMs: e.FACTORY_WORKER_SESSION_MS,
     },
     stopTimeoutMs: e.FACTORY_STOP_TIMEOUT_MS,
     startTimeoutMs: e.FACTORY_START_TIMEOUT_MS,

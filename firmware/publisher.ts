@@ -39,6 +39,11 @@ export interface PublisherOptions {
   log: Logger;
   random?: () => number;
   clock?: () => number;
+  /**
+   * A keyed message is settled: delivered (confirmed, or acknowledged without confirmations)
+   * or dropped (the spool overflowed). A host uses it to know which seq numbers are safe.
+   */
+  onSettled?: (key: ConfirmKey, how: 'delivered' | 'dropped') => void;
   /** How a connection is made (mqtt.js by default; a unit test hands in a fake broker). */
   connect?: (url: string, options: IClientOptions) => MqttClient;
 }
@@ -128,7 +133,19 @@ export class Publisher {
   private readonly clock: () => number;
 
   constructor(private readonly opts: PublisherOptions) {
-    this.spool = new DiskSpool(opts.spool);
+    this.spool = new DiskSpool({
+      ...opts.spool,
+      onDrop: (lines) => {
+        for (const line of lines) {
+          try {
+            const [, , machineId, kind, n] = JSON.parse(line) as SpoolLine;
+            if (machineId !== undefined && kind && n !== undefined) opts.onSettled?.({ machineId, kind, n }, 'dropped');
+          } catch {
+            // a torn line: nothing to name
+          }
+        }
+      },
+    });
     this.random = opts.random ?? Math.random;
     this.clock = opts.clock ?? Date.now;
   }
@@ -255,6 +272,7 @@ export class Publisher {
       }
     }
     if (entry.segment !== undefined) this.settle(entry.segment);
+    if (entry.key) this.opts.onSettled?.(entry.key, 'delivered');
     return true;
   }
 

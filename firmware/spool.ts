@@ -7,6 +7,8 @@ export interface SpoolOptions {
   maxBytes: number;
   /** A segment is closed (and may be handed out for sending) past this size. */
   segmentBytes: number;
+  /** The lines of a segment dropped because the spool was full (so the owner can account for them). */
+  onDrop?: (lines: string[]) => void;
 }
 
 export interface SpoolStats {
@@ -134,6 +136,13 @@ export class DiskSpool {
       const victim = this.segments.find((s, i) => !s.taken && i < this.segments.length - 1);
       if (!victim) return;
       this.dropped += victim.lines;
+      if (this.opts.onDrop) {
+        try {
+          this.opts.onDrop(readFileSync(join(this.opts.dir, name(victim.id)), 'utf8').split('\n').slice(0, -1));
+        } catch {
+          // unreadable: counted as dropped all the same
+        }
+      }
       this.release(victim.id);
     }
   }

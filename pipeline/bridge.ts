@@ -7,6 +7,7 @@ import type { Metrics } from '../common/runtime.js';
 import { TOPICS } from '../common/topics.js';
 import { FlowWatch } from './flow.js';
 import { reliableProducer } from './kafka.js';
+import type { MachineLines } from './fleet-view.js';
 import { validateEvent, validateTelemetry } from './validate.js';
 
 export const SHARE_GROUP = 'bridge';
@@ -37,6 +38,8 @@ export interface BridgeOptions {
   confirmations?: boolean;
   /** How often confirmations go back to the gateways. */
   confirmEveryMs?: number;
+  /** The fleet registry's view of which line each machine belongs to (none: no check). */
+  machines?: MachineLines;
   /** Silence (no reading while gateways publish) longer than this makes the bridge unhealthy. */
   silenceMs?: number;
   clock?: () => number;
@@ -227,12 +230,14 @@ export class Bridge {
     if (this.stopping) return Promise.reject(new Error('stopping'));
     const now = this.clock();
     let record: Omit<Pending, 'done'>;
+    let owner: { machineId: string; site: string; line: string } | undefined;
     if (topic.endsWith('/events')) {
       const v = validateEvent(topic, raw);
       record = v.ok
         ? { topic: TOPICS.machineEvents, message: { key: v.value.machineId, value: JSON.stringify(v.value) } }
         : this.deadLetter(topic, raw, v.key, v.reason, now);
       record.confirm = confirmKeyOf(topic, raw);
+      if (v.ok) owner = v.value;
     } else {
       const v = validateTelemetry(topic, raw, now);
       // A valid reading already names its key (validation checked it against the topic): no
@@ -248,7 +253,33 @@ export class Bridge {
             },
           }
         : { ...this.deadLetter(topic, raw, v.key, v.reason, now), confirm: confirmKeyOf(topic, raw) };
+      if (v.ok) owner = v.value;
     }
+    const check = owner && this.opts.machines?.check(owner.machineId, owner.site, owner.line);
+    if (check instanceof Promise) {
+      return check.then(
+        (c) => this.enqueue(c.ok ? record : this.refused(topic, raw, owner!.machineId, c.reason, now, record)),
+        () => this.enqueue(record), // the registry unreachable: the line's ACL still holds
+      );
+    }
+    if (check && !check.ok) record = this.refused(topic, raw, owner!.machineId, check.reason, now, record);
+    return this.enqueue(record);
+  }
+
+  /** A record for a machine this line may not speak for: dead-lettered, and confirmed (never replayed). */
+  private refused(
+    topic: string,
+    raw: Buffer,
+    machineId: string,
+    reason: string,
+    now: number,
+    record: Omit<Pending, 'done'>,
+  ): Omit<Pending, 'done'> {
+    return { ...this.deadLetter(topic, raw, machineId, reason, now), confirm: record.confirm };
+  }
+
+  private enqueue(record: Omit<Pending, 'done'>): Promise<void> {
+    const m = this.opts.metrics;
     return new Promise((resolve) => {
       this.pending.push({ ...record, done: resolve });
       m.set('pending', this.pending.length);

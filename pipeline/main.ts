@@ -8,7 +8,10 @@ import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
 import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
 import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { connectNats } from '../common/nats.js';
+import { FleetRegistry } from '../common/registry.js';
 import { Bridge } from './bridge.js';
+import { FleetView } from './fleet-view.js';
 import { pipelineInflux } from './influx.js';
 import { pipelineKafka } from './kafka.js';
 import { Writer } from './writer.js';
@@ -46,9 +49,13 @@ async function main(argv: string[]): Promise<number> {
   const kafka = pipelineKafka(config, args.id, log);
   const [host, port] = args['metrics-addr'].split(':') as [string, string];
 
+  // The bridge checks every machine against the fleet registry (a line speaks only for its own).
+  const nc = args.role === 'bridge' ? await connectNats(config, args.id, { reconnect: true }) : undefined;
+  const machines = nc ? await FleetView.open(await FleetRegistry.open(nc)) : undefined;
   const process_ =
     args.role === 'bridge'
       ? new Bridge({
+          machines,
           id: args.id,
           mqttUrl: `mqtt://${formatAddress(config.mqtt)}`,
           account: config.mqttOverride ?? readCredentials(config).mqttBridge,
@@ -73,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
   const statsTimer = setInterval(() => log.info('counters', metrics.snapshot()), 30_000);
   const code = await onShutdown(log, 20_000, () => process_.stop());
   clearInterval(statsTimer);
+  await nc?.close();
   return code;
 }
 

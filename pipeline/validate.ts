@@ -60,6 +60,8 @@ export const machineEventSchema = z
     skippedFrom: z.number().int().positive(),
     skippedTo: z.number().int().nonnegative(),
     ts: z.number().int().positive(),
+    /** The worker that took the machine over. */
+    owner: z.string().max(100).optional(),
   })
   .refine((e) => e.skippedTo >= e.skippedFrom - 1, 'skippedTo must not be below skippedFrom - 1');
 export type MachineEvent = z.infer<typeof machineEventSchema>;

@@ -4,8 +4,9 @@ import { type Config, ConfigError, loadConfig, projectRoot } from '../../common/
 import { CredentialsError } from '../../common/credentials.js';
 import { InstallError } from '../install/exec.js';
 import { consoleOutput } from '../supervisor/output.js';
-import { down, renderStatus, StackError, status, up } from '../supervisor/stack.js';
+import { down, renderStatus, StackError, scale, status, up } from '../supervisor/stack.js';
 import { bench } from './bench.js';
+import { commandOf, faultOf, paramsOf, sendCommand } from './command.js';
 import { VerifyError, verify } from './verify.js';
 import { watch } from './watch.js';
 
@@ -31,6 +32,31 @@ function wholeNumber(flag: string, value: unknown, fallback: number): number {
   return Number(value);
 }
 
+function workersFlag(value: unknown): number {
+  const n = wholeNumber('workers', value, 0);
+  if (n > 64) throw new UsageError(`--workers must be at most 64, not ${n}.`);
+  return n;
+}
+
+async function answerCommand(
+  config: Config,
+  machineId: string,
+  command: Record<string, unknown>,
+  values: Record<string, unknown>,
+): Promise<number> {
+  const timeoutMs = wholeNumber('timeout', values.timeout, 15) * 1000;
+  const a = await sendCommand(config, machineId, command, { by: values.by as string | undefined, timeoutMs });
+  const where = `${a.owner}, shard ${a.shard}`;
+  if (a.ok) {
+    out.line(
+      `${machineId}: ${String(command.type)} ${a.duplicate ? 'was already applied' : 'applied'} by ${where}; state ${a.state ?? '?'}, seq ${a.seq ?? '?'}.`,
+    );
+    return 0;
+  }
+  out.line(`${machineId}: ${String(command.type)} refused by ${where}: ${a.reason}.`);
+  return 1;
+}
+
 /** Contract commands whose capability lands with a later issue: say so plainly, exit 2. */
 const later = (summary: string, usage: string, issue: string): Command => ({
   summary,
@@ -52,13 +78,16 @@ const commands: Record<string, Command> = {
         type: 'string',
         help: "scale the fleet to N machines in all (default: the fleet file's counts)",
       },
-      workers: { type: 'string', help: 'number of actor worker processes (arrives with sharding)' },
+      workers: {
+        type: 'string',
+        help: 'worker processes hosting the machine actors (default FACTORY_WORKERS, 2)',
+      },
     },
     async run(config, { values }) {
       const machines =
         values.machines === undefined ? undefined : wholeNumber('machines', values.machines, 0);
-      if (values.workers !== undefined) wholeNumber('workers', values.workers, 0);
-      const rows = await up(config, out, { machines });
+      const workers = values.workers === undefined ? undefined : workersFlag(values.workers);
+      const rows = await up(config, out, { machines, workers });
       out.line('');
       out.line(renderStatus(config, rows));
       out.line('');
@@ -101,12 +130,46 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
-  scale: later('change the number of actor worker processes', 'scale --workers W', 'sharded workers issue'),
-  inject: later(
-    'inject a fault into a machine',
-    'inject <machineId> <fault> [--param k=v ...]',
-    'actors issue',
-  ),
+  scale: {
+    summary: 'start or stop worker processes; a stopped worker hands its machines over first',
+    usage: 'scale --workers W',
+    options: { workers: { type: 'string', help: 'the number of workers to run (1-64)' } },
+    async run(config, { values }) {
+      if (values.workers === undefined) throw new UsageError('scale needs --workers W.');
+      await scale(config, out, workersFlag(values.workers));
+      return 0;
+    },
+  },
+  inject: {
+    summary: "inject a fault into a machine (through its owner's command path) and print the answer",
+    usage: 'inject <machineId> <fault> [--param k=v ...]',
+    options: {
+      param: { type: 'string', multiple: true, help: 'a fault parameter, for example extraC=60 or field=temperature' },
+      by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
+      timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
+    },
+    async run(config, { values, positionals }) {
+      if (positionals.length !== 2) throw new UsageError('inject takes a machine id and a fault.');
+      const [machineId, fault] = positionals as [string, string];
+      const command = faultOf(fault, paramsOf((values.param as string[] | undefined) ?? []));
+      return answerCommand(config, machineId, command, values);
+    },
+  },
+  command: {
+    summary: 'send a command (START, STOP, SET_SPEED, START_MAINTENANCE, …) to a machine and print the answer',
+    usage: 'command <machineId> <command> [--param k=v ...]',
+    options: {
+      param: { type: 'string', multiple: true, help: 'a command field, for example rpm=900 or ticketId=T-17' },
+      by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
+      timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
+    },
+    async run(config, { values, positionals }) {
+      if (positionals.length !== 2) throw new UsageError('command takes a machine id and a command.');
+      const [machineId, type] = positionals as [string, string];
+      const command = commandOf(type, paramsOf((values.param as string[] | undefined) ?? []));
+      return answerCommand(config, machineId, command, values);
+    },
+  },
   verify: {
     summary: 'end-to-end loss check: published seq numbers against InfluxDB; exit 1 on loss',
     usage: 'verify [--wait S] [--json]',

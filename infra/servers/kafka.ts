@@ -87,6 +87,9 @@ export function kafka(ctx: ComponentContext): Component {
           'transaction.state.log.min.isr=1',
           'transaction.state.log.num.partitions=4',
           'group.initial.rebalance.delay.ms=0',
+          // Workers run 3 s sessions so a dead worker's shards move within seconds (the
+          // broker's floor is 6 s by default).
+          'group.min.session.timeout.ms=1000',
           'log.retention.hours=168',
           'log.segment.bytes=134217728',
           'num.recovery.threads.per.data.dir=2',

@@ -1,14 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
-import { addressVariable, type Config, formatAddress, paths } from '../../common/config.js';
+import type { NatsConnection } from 'nats';
+import { addressVariable, formatAddress, paths } from '../../common/config.js';
+import { connectNats } from '../../common/nats.js';
+import { REGISTRY_BUCKET } from '../../common/registry.js';
+import { SNAPSHOT_BUCKET } from '../../workers/snapshot-store.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
 
-/** Contract: the KV bucket where machine actors persist their snapshots, fenced by revision. */
-export const SNAPSHOT_BUCKET = 'actor-snapshots';
-
-export const connectNats = (config: Config, name: string): Promise<NatsConnection> =>
-  connect({ servers: formatAddress(config.nats), name, timeout: 3_000, maxReconnectAttempts: 0 });
+export { connectNats, SNAPSHOT_BUCKET };
 
 export function nats(ctx: ComponentContext): Component {
   const { config } = ctx;
@@ -52,6 +51,7 @@ export function nats(ctx: ComponentContext): Component {
       withConnection(async (nc) => {
         // history 1: a snapshot is only ever read at its latest revision, and fencing uses that revision.
         await nc.jetstream().views.kv(SNAPSHOT_BUCKET, { history: 1 });
+        await nc.jetstream().views.kv(REGISTRY_BUCKET, { history: 5 });
       }),
     health: () =>
       withConnection(async (nc) => {

@@ -12,14 +12,15 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { deriveFleet, loadFleet } from '../../actors/index.js';
+import { type Fleet, loadFleet } from '../../actors/index.js';
 import { type Config, paths } from '../../common/config.js';
 import { ensureCredentials } from '../../common/credentials.js';
+import { connectNats } from '../../common/nats.js';
+import { FleetRegistry } from '../../common/registry.js';
 import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
 import { ensureTemporal, temporalBinary } from '../install/temporal.js';
 import { type Component, type ComponentContext, NotCuredByRestart } from '../servers/component.js';
-import { type GatewaySpec, gateway } from '../servers/gateway.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
 import { keeper } from '../servers/keeper.js';
@@ -27,6 +28,7 @@ import { mosquitto } from '../servers/mosquitto.js';
 import { nats } from '../servers/nats.js';
 import { pipelineProcess } from '../servers/pipeline.js';
 import { temporal } from '../servers/temporal.js';
+import { worker } from '../servers/worker.js';
 import { type Output, seconds, table } from './output.js';
 import { isPortFree, listenerOf } from './ports.js';
 import {
@@ -40,10 +42,14 @@ import {
 } from './process.js';
 
 /**
- * What `factory up` was asked to run, kept in `.data/run/stack.json` so that `status` and
- * `down` (which take no flags) see the same components.
+ * What `factory up` was asked to run, kept in `.data/run/stack.json` so that `status`, `down`,
+ * `scale` and the keeper (which take no fleet flags) see the same components.
  */
-const planSchema = z.object({ fleet: z.string(), machines: z.number().int().positive().optional() });
+const planSchema = z.object({
+  fleet: z.string(),
+  machines: z.number().int().positive().optional(),
+  workers: z.number().int().positive().optional(),
+});
 export type StackPlan = z.infer<typeof planSchema>;
 
 const planFile = (config: Config) => join(paths(config).run, 'stack.json');
@@ -58,31 +64,29 @@ export function readPlan(config: Config): StackPlan {
   return { fleet: config.fleetFile };
 }
 
-/** One gateway per line of the fleet (scaled to `machines` in all when given). */
-export function gatewaySpecs(plan: StackPlan): GatewaySpec[] {
+function writePlan(config: Config, plan: StackPlan) {
+  mkdirSync(paths(config).run, { recursive: true });
+  writeFileSync(planFile(config), `${JSON.stringify(plan)}\n`);
+}
+
+const workerCount = (config: Config, plan: StackPlan) => plan.workers ?? config.workers.count;
+
+function fleetOf(plan: StackPlan): Fleet {
   const fleet = loadFleet(plan.fleet);
   if (!fleet.ok) throw new StackError(`The fleet file ${plan.fleet} is invalid: ${fleet.reason}.`);
-  const specs = new Map<string, GatewaySpec>();
-  for (const m of deriveFleet(fleet.fleet, { machines: plan.machines }).machines) {
-    const key = `${m.site}/${m.line}`;
-    const spec = specs.get(key) ?? {
-      site: m.site,
-      line: m.line,
-      machines: 0,
-      fleetFile: plan.fleet,
-      fleetTotal: plan.machines,
-    };
-    spec.machines++;
-    specs.set(key, spec);
-  }
-  return [...specs.values()];
+  return fleet.fleet;
+}
+
+/** Every line of the fleet file: each gets an MQTT account, whatever the scale. */
+export function fleetLines(plan: StackPlan): { site: string; line: string }[] {
+  return fleetOf(plan).sites.flatMap((s) => s.lines.map((l) => ({ site: s.id, line: l.id })));
 }
 
 /**
- * Start order, tier by tier; `down` goes in reverse. Writers before bridges before gateways:
+ * Start order, tier by tier; `down` goes in reverse. Writers before bridges before workers:
  * the bridges' persistent subscriptions must exist before the first telemetry is published
- * (the broker drops messages nobody subscribes to), and at shutdown the gateways deliver
- * what they hold while the pipeline still runs.
+ * (the broker drops messages nobody subscribes to), and at shutdown the workers hand their
+ * machines over and deliver what they hold while the pipeline still runs.
  */
 export function tiers(config: Config, plan: StackPlan = readPlan(config)): Component[][] {
   return [...supervised(config, plan), [keeper(context(config))]];
@@ -100,7 +104,7 @@ export function supervised(config: Config, plan: StackPlan = readPlan(config)): 
     servers(config),
     Array.from({ length: writers }, (_, i) => pipelineProcess(ctx, 'writer', i + 1)),
     Array.from({ length: bridges }, (_, i) => pipelineProcess(ctx, 'bridge', i + 1)),
-    gatewaySpecs(plan).map((g) => gateway(ctx, g)),
+    Array.from({ length: workerCount(config, plan) }, (_, i) => worker(ctx, i + 1)),
   ];
 }
 
@@ -372,61 +376,131 @@ async function portConflicts(toStart: Component[]): Promise<string[]> {
 }
 
 /**
+ * Makes the fleet registry hold the plan's fleet: machines keep their identity; growing adds
+ * (or revives) machines, shrinking retires the newest. Workers follow the registry live.
+ */
+async function applyRegistry(config: Config, plan: StackPlan, out: Output): Promise<void> {
+  const nc = await connectNats(config, 'factory-up');
+  try {
+    const registry = await FleetRegistry.open(nc, { create: true });
+    const r = await registry.apply(fleetOf(plan), { machines: plan.machines });
+    const active = [...(await registry.machines()).values()].filter((m) => m.retiredAt === null).length;
+    const changes = [
+      r.added && `${r.added} added`,
+      r.revived && `${r.revived} revived`,
+      r.retired && `${r.retired} retired`,
+    ].filter(Boolean);
+    out.line(`✓ fleet registry: ${active} machines${changes.length ? ` (${changes.join(', ')})` : ''}`);
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
  * Brings every component to healthy: installs what is missing, starts what is not running
- * (servers first, then the gateways that need them), provisions contract resources, and
- * leaves healthy running components alone.
+ * (servers first, then the processes that need them), provisions contract resources, makes
+ * the fleet registry hold the requested fleet, and leaves healthy running components alone.
+ * On a running stack, `--machines` grows or shrinks the fleet live and `--workers` scales.
  */
 export async function up(
   config: Config,
   out: Output,
-  request: { machines?: number } = {},
+  request: { machines?: number; workers?: number } = {},
 ): Promise<ComponentStatus[]> {
   const unlock = await lock(config);
   try {
     await install(config, out);
     const previous = readPlan(config);
-    const anyGatewayRunning = components(config, previous).some(
-      (c) => c.name.startsWith('gateway-') && running(config, c),
-    );
-    // A running fleet keeps its shape until `factory down`; a stopped one takes the new settings.
-    const plan: StackPlan = anyGatewayRunning
-      ? { fleet: previous.fleet, machines: request.machines ?? previous.machines }
-      : { fleet: config.fleetFile, machines: request.machines };
-    if (anyGatewayRunning && plan.machines !== previous.machines) {
-      throw new StackError(
-        `The stack runs ${previous.machines ?? "the fleet file's"} machines; run "factory down" first to start it with ${plan.machines}.`,
-      );
-    }
-    if (anyGatewayRunning && config.fleetFile !== previous.fleet) {
-      throw new StackError(
-        `The stack runs the fleet ${previous.fleet}; run "factory down" first to start ${config.fleetFile}.`,
-      );
-    }
-    // Every line of the fleet gets a gateway account, whatever the scale.
-    const lines = gatewaySpecs({ fleet: plan.fleet }).map(({ site, line }) => ({ site, line }));
-    const { changed } = ensureCredentials(config, lines);
+    const plan: StackPlan = {
+      fleet: config.fleetFile,
+      machines: request.machines ?? (previous.fleet === config.fleetFile ? previous.machines : undefined),
+      workers: request.workers ?? previous.workers ?? config.workers.count,
+    };
+    const { changed } = ensureCredentials(config, fleetLines(plan));
     if (changed) await reloadCredentials(config, servers(config), out);
-    mkdirSync(paths(config).run, { recursive: true });
-    writeFileSync(planFile(config), `${JSON.stringify(plan)}\n`);
+    const surplus = surplusWorkers(config, plan);
+    writePlan(config, plan);
+    await stopComponents(config, surplus, out);
     const groups = tiers(config, plan);
     const all = groups.flat();
 
     const before = await Promise.all(all.map((c) => probe(config, c)));
     if (before.every((s) => s.healthy)) {
-      out.line('factory is already running and every component is healthy; nothing to do.');
+      await applyRegistry(config, plan, out);
+      out.line('factory is running and every component is healthy.');
       return before;
     }
     const conflicts = await portConflicts(all.filter((c) => !running(config, c)));
     if (conflicts.length) throw new StackError(conflicts.join('\n'));
 
     const t0 = Date.now();
-    for (const group of groups) await bringUp(config, group, out, t0);
+    for (const [i, group] of groups.entries()) {
+      await bringUp(config, group, out, t0);
+      if (i === 0) await applyRegistry(config, plan, out);
+    }
     const after = await Promise.all(all.map((c) => probe(config, c)));
     out.line(`✓ stack ready in ${seconds(Date.now() - t0)}`);
     return after;
   } finally {
     unlock();
   }
+}
+
+/** Running workers numbered above the plan's count (a scale-down): stopped gracefully. */
+function surplusWorkers(config: Config, plan: StackPlan): Component[] {
+  const ctx = context(config);
+  const out: Component[] = [];
+  for (let n = workerCount(config, plan) + 1; n <= 64; n++) {
+    const c = worker(ctx, n);
+    if (readPidFile(paths(config).pid(c.name))) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * `factory scale --workers W`: starts workers up to W, or stops those above W. A stopped
+ * worker hands its machines over (snapshot first) before it leaves the group.
+ */
+export async function scale(config: Config, out: Output, workers: number): Promise<void> {
+  const unlock = await lock(config);
+  try {
+    const previous = readPlan(config);
+    const ctx = context(config);
+    const anyServer = servers(config).some((c) => running(config, c));
+    if (!anyServer) throw new StackError(`The stack is not running; start it with "factory up --workers ${workers}".`);
+    const plan = { ...previous, workers };
+    const surplus = surplusWorkers(config, plan);
+    writePlan(config, plan);
+    const t0 = Date.now();
+    await stopComponents(config, surplus, out);
+    await bringUp(
+      config,
+      Array.from({ length: workers }, (_, i) => worker(ctx, i + 1)),
+      out,
+      t0,
+    );
+    out.line(`✓ ${workers} worker${workers === 1 ? '' : 's'} in ${seconds(Date.now() - t0)}`);
+  } finally {
+    unlock();
+  }
+}
+
+async function stopComponents(config: Config, group: Component[], out: Output, known = new Set<number>()) {
+  await Promise.all(
+    group.map(async (c) => {
+      const pidFile = paths(config).pid(c.name);
+      const record = readPidFile(pidFile);
+      if (!record) return;
+      known.add(record.pid);
+      const t0 = Date.now();
+      const how = await stopProcess(record, config.stopTimeoutMs);
+      removePidFile(pidFile);
+      if (how === 'stopped') out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
+      if (how === 'killed') {
+        out.line(`! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`);
+      }
+    }),
+  );
 }
 
 /** Every process whose command line names a marker of this data directory (pid files lost, say). */
@@ -447,25 +521,7 @@ function strays(config: Config, known: Set<number>): number[] {
 
 export async function down(config: Config, out: Output): Promise<void> {
   const known = new Set<number>();
-  const stop = (group: Component[]) =>
-    Promise.all(
-      group.map(async (c) => {
-        const pidFile = paths(config).pid(c.name);
-        const record = readPidFile(pidFile);
-        if (!record) return;
-        known.add(record.pid);
-        const t0 = Date.now();
-        const how = await stopProcess(record, config.stopTimeoutMs);
-        removePidFile(pidFile);
-        if (how === 'stopped')
-          out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
-        if (how === 'killed') {
-          out.line(
-            `! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`,
-          );
-        }
-      }),
-    );
+  const stop = (group: Component[]) => stopComponents(config, group, out, known);
   for (const group of tiers(config).reverse()) await stop(group);
   for (const pid of strays(config, known)) {
     const how = await stopProcess({ pid, marker: '', startedAt: '', command: [] }, config.stopTimeoutMs);

@@ -1,0 +1,104 @@
+/**
+ * `factory command` and `factory inject`: a command record on machine-commands (key =
+ * machineId), answered over NATS by whichever worker owns the machine's shard, wherever it is.
+ */
+import { randomUUID } from 'node:crypto';
+import { COMMAND_TYPES, FAULT_KINDS, parseCommand } from '../../actors/index.js';
+import type { Config } from '../../common/config.js';
+import { silentLogger } from '../../common/log.js';
+import { type CommandAnswer, type CommandRecord, commandAnswerSchema, subjects } from '../../common/machine-commands.js';
+import { connectNats } from '../../common/nats.js';
+import { FleetRegistry } from '../../common/registry.js';
+import { TOPICS } from '../../common/topics.js';
+import { pipelineKafka, reliableProducer } from '../../pipeline/kafka.js';
+import { StackError } from '../supervisor/stack.js';
+
+/** `--param k=v` pairs as an object; values stay strings (the command schema coerces numbers). */
+export function paramsOf(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new StackError(`--param takes key=value, not "${p}".`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+/** The command object for `factory command <machineId> <TYPE> [--param k=v]`. */
+export function commandOf(type: string, params: Record<string, string>): Record<string, unknown> {
+  const upper = type.toUpperCase();
+  if (upper === 'INJECT_FAULT') throw new StackError('Use "factory inject <machineId> <fault>" to inject a fault.');
+  if (!(COMMAND_TYPES as readonly string[]).includes(upper)) {
+    throw new StackError(
+      `Unknown command "${type}"; expected one of ${COMMAND_TYPES.filter((t) => t !== 'INJECT_FAULT').join(', ')}.`,
+    );
+  }
+  return { type: upper, ...params };
+}
+
+export function faultOf(fault: string, params: Record<string, string>): Record<string, unknown> {
+  if (!(FAULT_KINDS as readonly string[]).includes(fault))
+    throw new StackError(`Unknown fault "${fault}"; expected one of ${FAULT_KINDS.join(', ')}.`);
+  return { type: 'INJECT_FAULT', fault, params };
+}
+
+/**
+ * Sends one command and waits for its owner's answer. The command is checked here first, so
+ * a typo is a clear error at once rather than a refusal from a worker.
+ */
+export async function sendCommand(
+  config: Config,
+  machineId: string,
+  command: Record<string, unknown>,
+  opts: { by?: string; timeoutMs: number },
+): Promise<CommandAnswer> {
+  const parsed = parseCommand(command);
+  if (!parsed.ok) throw new StackError(`${parsed.reason}.`);
+  const nc = await connectNats(config, 'factory-command').catch(() => {
+    throw new StackError('Cannot reach NATS: is the stack running ("factory status")?');
+  });
+  try {
+    const registry = await FleetRegistry.open(nc).catch(() => {
+      throw new StackError('The fleet registry does not exist yet: run "factory up" first.');
+    });
+    const machine = (await registry.machines()).get(machineId);
+    if (!machine) throw new StackError(`No machine ${machineId} in the fleet registry (see "factory status").`);
+    if (machine.retiredAt !== null) throw new StackError(`Machine ${machineId} was retired from the fleet.`);
+    const record: CommandRecord = {
+      v: 1,
+      commandId: randomUUID(),
+      machineId,
+      command,
+      replyTo: subjects.answer(''),
+      by: opts.by ?? process.env.USER ?? 'cli',
+      ts: Date.now(),
+    };
+    record.replyTo = subjects.answer(record.commandId);
+    const sub = nc.subscribe(record.replyTo, { max: 1, timeout: opts.timeoutMs });
+    const kafka = pipelineKafka(config, 'factory-command', silentLogger);
+    const producer = reliableProducer(kafka);
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: TOPICS.machineCommands,
+        acks: -1,
+        messages: [{ key: machineId, value: JSON.stringify(record) }],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    try {
+      for await (const msg of sub) {
+        const answer = commandAnswerSchema.safeParse(msg.json());
+        if (answer.success) return answer.data;
+      }
+    } catch {
+      // the subscription's timeout
+    }
+    throw new StackError(
+      `No answer from ${machineId}'s owner within ${Math.round(opts.timeoutMs / 1000)} s; the command stays queued for it. Are workers running ("factory status")?`,
+    );
+  } finally {
+    await nc.close();
+  }
+}

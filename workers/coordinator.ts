@@ -1,0 +1,94 @@
+/**
+ * The shard coordinator, in Akka's words: which region (worker) owns which shard. Here the
+ * Kafka group on `machine-commands` decides it; this module is a worker's membership in that
+ * group. It reports every new assignment, feeds each command record to the shard host, and
+ * fences the worker: once no heartbeat has succeeded for `fenceAfterMs` (a safe fraction of
+ * the session timeout), the worker must assume its shards are being given away and stop
+ * ticking, publishing and writing, before the group can hand them to another worker.
+ */
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Logger } from '../common/log.js';
+import { TOPICS } from '../common/topics.js';
+
+export const WORKER_GROUP = 'factory-workers';
+
+export interface CoordinatorOptions {
+  kafka: Kafka;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** Fence after this long without a successful heartbeat; well under the session timeout. */
+  fenceAfterMs: number;
+  onAssign: (shards: number[]) => Promise<void>;
+  /** A command record; resolve to let its offset be committed. */
+  onRecord: (value: Buffer | null, shard: number, offset: number) => Promise<void>;
+  /** Monotonic milliseconds (a stopped process's wall clock may jump; this one does not lie). */
+  now?: () => number;
+  log: Logger;
+}
+
+export class ShardCoordinator {
+  private readonly consumer: Consumer;
+  private readonly now: () => number;
+  /** Monotonic time of the last proof of membership (a heartbeat or a completed join). */
+  private confirmedAt = Number.NEGATIVE_INFINITY;
+  private assigned: Promise<void> = Promise.resolve();
+  private memberId = '';
+  generation = 0;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.consumer = opts.kafka.consumer({
+      groupId: WORKER_GROUP,
+      sessionTimeout: opts.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(opts.sessionTimeoutMs * 2, 5_000),
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      // Heartbeats ride on the fetch loop: a short wait keeps them on time when no commands come.
+      maxWaitTimeInMs: Math.min(250, opts.heartbeatIntervalMs),
+      allowAutoTopicCreation: false,
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 },
+    });
+    const { HEARTBEAT, GROUP_JOIN, CRASH } = this.consumer.events;
+    this.consumer.on(HEARTBEAT, () => {
+      this.confirmedAt = this.now();
+    });
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.confirmedAt = this.now();
+      this.generation++;
+      this.memberId = e.payload.memberId;
+      const shards = (e.payload.memberAssignment[TOPICS.machineCommands] ?? []).slice().sort((a, b) => a - b);
+      // Assignments apply in order: a release must finish before a later acquire of the same shard.
+      this.assigned = this.assigned.then(() => opts.onAssign(shards)).catch((err) => {
+        opts.log.error('applying a shard assignment failed', { error: String(err) });
+      });
+    });
+    this.consumer.on(CRASH, (e) => {
+      opts.log.error('command consumer crashed; kafkajs restarts it', { error: String(e.payload.error) });
+    });
+  }
+
+  /** True while membership is unconfirmed for longer than the safe fraction of the session. */
+  fenced(): boolean {
+    return this.now() - this.confirmedAt > this.opts.fenceAfterMs;
+  }
+
+  get member(): string {
+    return this.memberId;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: TOPICS.machineCommands, fromBeginning: true });
+    await this.consumer.run({
+      autoCommitInterval: 500,
+      eachMessage: async ({ partition, message }) => {
+        await this.assigned;
+        await this.opts.onRecord(message.value, partition, Number(message.offset));
+      },
+    });
+  }
+
+  /** Leaves the group (its shards move at once); call after the host handed its machines over. */
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * A region: one worker process. It joins the shard coordinator (the Kafka group on
+ * machine-commands), hosts the entities of its shards (shard host), saves them (snapshot store),
+ * publishes their telemetry (sink), and speaks the NATS control plane: queries answered by the
+ * owner only, state changes, heartbeats.
+ */
+import type { Kafka } from 'kafkajs';
+import type { NatsConnection, Subscription } from 'nats';
+import { createMachineModel, type MachineModel, resolveParams } from '../actors/index.js';
+import type { RegisteredMachine } from '../actors/registry.js';
+import type { Logger } from '../common/log.js';
+import { commandEnvelopeSchema, type Heartbeat, heartbeatSchema, subjects } from '../common/machine-commands.js';
+import type { FleetRegistry } from '../common/registry.js';
+import type { Metrics } from '../common/runtime.js';
+import { ShardCoordinator } from './coordinator.js';
+import { type Entity, ShardHost } from './shard-host.js';
+import type { SnapshotStore } from './snapshot-store.js';
+import type { TelemetrySink } from './telemetry-sink.js';
+
+export interface RegionOptions {
+  workerId: string;
+  nc: NatsConnection;
+  kafka: Kafka;
+  registry: FleetRegistry;
+  store: SnapshotStore;
+  sink: (hostedOn: (site: string, line: string) => string[]) => TelemetrySink;
+  shards: number;
+  periodMs: number;
+  snapshotEveryMs: number;
+  block: number;
+  sessionTimeoutMs: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+const HEARTBEAT_MS = 1_000;
+
+export class Region {
+  readonly host: ShardHost;
+  readonly sink: TelemetrySink;
+  private readonly coordinator: ShardCoordinator;
+  private readonly models = new Map<string, MachineModel>();
+  private readonly peers = new Map<string, number>();
+  private readonly subs: Subscription[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private stopRegistry: (() => void) | undefined;
+  private joined = false;
+  private lastEmitted = { at: Date.now(), count: 0 };
+
+  constructor(private readonly opts: RegionOptions) {
+    const { log } = opts;
+    this.sink = opts.sink((site, line) =>
+      [...this.hostedIds()].filter((id) => {
+        const e = this.host.entity(id);
+        return e?.machine.site === site && e.machine.line === line;
+      }),
+    );
+    this.coordinator = new ShardCoordinator({
+      kafka: opts.kafka,
+      sessionTimeoutMs: opts.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(100, Math.floor(opts.sessionTimeoutMs / 6)),
+      // Half the session: the group evicts us after a full session without heartbeats, so we
+      // stop well before anyone else can be given our shards.
+      fenceAfterMs: Math.floor(opts.sessionTimeoutMs / 2),
+      onAssign: async (shards) => {
+        this.joined = true;
+        await this.host.assign(shards);
+        this.heartbeat();
+      },
+      onRecord: (value, shard, offset) => this.onCommand(value, shard, offset),
+      log,
+    });
+    this.host = new ShardHost({
+      workerId: opts.workerId,
+      shards: opts.shards,
+      store: opts.store,
+      sink: this.sink,
+      model: (type) => this.models.get(type),
+      periodMs: opts.periodMs,
+      snapshotEveryMs: opts.snapshotEveryMs,
+      block: opts.block,
+      fenced: () => this.coordinator.fenced(),
+      workerAlive: (id) => Date.now() - (this.peers.get(id) ?? 0) < 3_000,
+      handoffWaitMs: 3_000,
+      settleWaitMs: 3_000,
+      onStateChange: (e, from) => this.stateChanged(e, from),
+      log,
+    });
+  }
+
+  private *hostedIds() {
+    for (const id of this.allIds) if (this.host.entity(id)) yield id;
+  }
+
+  private allIds = new Set<string>();
+
+  async start(): Promise<void> {
+    await this.loadModels();
+    const follow = await this.opts.registry.follow((m) => {
+      this.allIds.add(m.machineId);
+      void this.onRegistered(m);
+    });
+    this.stopRegistry = follow.stop;
+    await follow.initialized;
+    const { nc } = this.opts;
+    this.subs.push(
+      nc.subscribe(subjects.heartbeat, {
+        callback: (_err, msg) => {
+          const hb = heartbeatSchema.safeParse(safeJson(msg.data));
+          if (hb.success) this.peers.set(hb.data.workerId, Date.now());
+        },
+      }),
+      nc.subscribe(subjects.queryAll, {
+        callback: (_err, msg) => {
+          const id = msg.subject.split('.')[2] ?? '';
+          const e = this.host.entity(id);
+          // Only the owner answers: a requester hears exactly one voice or a timeout.
+          if (e && msg.reply) msg.respond(new TextEncoder().encode(JSON.stringify(this.describe(e))));
+        },
+      }),
+    );
+    await this.coordinator.start();
+    this.timers.push(
+      setInterval(() => this.host.tickDue(), 50),
+      setInterval(() => this.heartbeat(), HEARTBEAT_MS),
+      setInterval(() => this.sink.publishStatus(), 5_000),
+    );
+  }
+
+  /** Graceful: stop ticking, hand every machine over (snapshot first), drain, leave the group. */
+  async stop(deadlineMs: number): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.stopRegistry?.();
+    await this.host.releaseAll();
+    await this.sink.stop(Math.max(1_000, deadlineMs - 2_000));
+    await this.coordinator.stop();
+    for (const s of this.subs) s.unsubscribe();
+    this.heartbeat();
+  }
+
+  /** Healthy = member of the group, not fenced, and (when it hosts machines) emitting. */
+  health(): { ok: boolean; detail: string } {
+    const c = this.host.counters;
+    const now = Date.now();
+    const flowing = this.host.size === 0 || c.emitted > this.lastEmitted.count || now - this.lastEmitted.at < 15_000;
+    if (c.emitted > this.lastEmitted.count) this.lastEmitted = { at: now, count: c.emitted };
+    const fenced = this.coordinator.fenced();
+    const summary = `${this.host.ownedShards.length} shards, ${this.host.size} machines`;
+    if (!this.joined) return { ok: false, detail: 'not yet a member of the worker group' };
+    if (fenced) return { ok: false, detail: `fenced: no group heartbeat lately (${summary})` };
+    if (!flowing) return { ok: false, detail: `no telemetry emitted for 15 s (${summary})` };
+    return { ok: true, detail: summary };
+  }
+
+  private async loadModels() {
+    const fleet = await this.opts.registry.definition();
+    for (const [name, overrides] of Object.entries(fleet?.machineTypes ?? {})) {
+      if (this.models.has(name)) continue;
+      const r = resolveParams(overrides);
+      if (r.ok) this.models.set(name, createMachineModel(r.params));
+      else this.opts.log.error('machine type does not resolve', { type: name, reason: r.reason });
+    }
+  }
+
+  private async onRegistered(m: RegisteredMachine) {
+    if (!this.models.has(m.type)) await this.loadModels();
+    await this.host.registered(m);
+  }
+
+  private async onCommand(value: Buffer | null, shard: number, offset: number) {
+    const { metrics, log, nc } = this.opts;
+    const parsed = commandEnvelopeSchema.safeParse(safeJson(value ?? new Uint8Array()));
+    if (!parsed.success) {
+      metrics.inc('commandsRejected');
+      log.warn('command record rejected', { shard, offset, reason: parsed.error.issues[0]?.message });
+      return;
+    }
+    const env = parsed.data;
+    // A command waits out a fence: applying it now could be undone by the next owner.
+    while (this.coordinator.fenced()) await new Promise((r) => setTimeout(r, 100));
+    const answer = await this.host.command(env, offset);
+    if (!answer) {
+      metrics.inc('commandsHandedOver');
+      return; // the machine moved while the command was in flight: its next owner applies it
+    }
+    metrics.inc(answer.ok ? 'commandsApplied' : 'commandsRefused');
+    const e = this.host.entity(env.machineId);
+    const ctx = e?.actor.getSnapshot().context;
+    const body = {
+      commandId: env.commandId,
+      machineId: env.machineId,
+      ...answer,
+      state: ctx?.state,
+      seq: ctx?.seq,
+    };
+    log.info('command', { machineId: env.machineId, commandId: env.commandId, shard, ok: answer.ok, reason: answer.ok ? undefined : answer.reason, by: env.by });
+    if (env.replyTo) nc.publish(env.replyTo, JSON.stringify(body));
+  }
+
+  private describe(e: Entity) {
+    const c = e.actor.getSnapshot().context;
+    return {
+      machineId: e.machine.machineId,
+      site: e.machine.site,
+      line: e.machine.line,
+      type: e.machine.type,
+      state: c.state,
+      seq: c.seq,
+      epoch: c.epoch,
+      reservedUpTo: e.saved.reservedUpTo,
+      faults: c.faults,
+      trip: c.trip,
+      ticketId: c.ticketId,
+      stopped: c.stopped,
+      commandsApplied: e.saved.commands.applied,
+      owner: this.opts.workerId,
+      shard: e.shard,
+      ts: c.ts,
+    };
+  }
+
+  private stateChanged(e: Entity, from: string) {
+    const c = e.actor.getSnapshot().context;
+    this.opts.nc.publish(
+      subjects.state(e.machine.machineId),
+      JSON.stringify({
+        machineId: e.machine.machineId,
+        site: e.machine.site,
+        line: e.machine.line,
+        from,
+        to: c.state,
+        seq: c.seq,
+        ts: c.ts,
+        owner: this.opts.workerId,
+        shard: e.shard,
+      }),
+    );
+  }
+
+  heartbeat(): void {
+    const hb: Heartbeat = {
+      workerId: this.opts.workerId,
+      pid: process.pid,
+      shards: this.host.ownedShards,
+      actors: this.host.size,
+      fenced: this.coordinator.fenced(),
+      ts: Date.now(),
+      counters: { ...this.host.counters },
+    };
+    const { metrics } = this.opts;
+    metrics.set('actors', hb.actors);
+    metrics.set('shards', hb.shards.length);
+    metrics.set('fenced', hb.fenced ? 1 : 0);
+    // As counters (for rates): the increase since the last heartbeat.
+    for (const [k, v] of Object.entries(this.host.counters)) metrics.inc(k, v - metrics.get(k));
+    if (this.opts.nc.isClosed()) return;
+    this.opts.nc.publish(subjects.heartbeat, JSON.stringify(hb));
+  }
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}

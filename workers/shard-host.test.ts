@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { createMachineModel, DEFAULT_PARAMS } from '../actors/index.js';
+import type { RegisteredMachine } from '../actors/registry.js';
+import { silentLogger } from '../common/log.js';
+import { partitionOf } from '../common/partitioner.js';
+import { ShardHost, type SnapshotPort, type TelemetryPort } from './shard-host.js';
+import type { SnapshotEntry } from './snapshot-store.js';
+
+/** A KV with revisions, as NATS fences writes: update needs the current revision, create none. */
+class FakeKv implements SnapshotPort {
+  readonly data = new Map<string, { value: SnapshotEntry; revision: number }>();
+  private rev = 0;
+  async read(id: string) {
+    const e = this.data.get(id);
+    return e && { value: structuredClone(e.value), revision: e.revision };
+  }
+  async revisionOf(id: string) {
+    return this.data.get(id)?.revision ?? 0;
+  }
+  async write(entry: SnapshotEntry, revision: number) {
+    const cur = this.data.get(entry.machineId)?.revision ?? 0;
+    if (cur !== revision) throw new Error(`wrong last sequence: ${cur}`);
+    this.data.set(entry.machineId, { value: structuredClone(entry), revision: ++this.rev });
+    return this.rev;
+  }
+}
+
+class FakeSink implements TelemetryPort {
+  readonly sent: { machineId: string; seq: number; payload: string }[] = [];
+  readonly events: unknown[] = [];
+  readonly unsettledSeqs = new Map<string, number[]>();
+  confirmAll = true;
+  telemetry(m: RegisteredMachine, payload: string, seq: number) {
+    this.sent.push({ machineId: m.machineId, seq, payload });
+    if (!this.confirmAll) this.unsettledSeqs.set(m.machineId, [...(this.unsettledSeqs.get(m.machineId) ?? []), seq]);
+  }
+  event(_m: RegisteredMachine, payload: string) {
+    this.events.push(JSON.parse(payload));
+  }
+  unsettled(id: string) {
+    return this.unsettledSeqs.get(id)?.[0];
+  }
+  forget(id: string) {
+    this.unsettledSeqs.delete(id);
+  }
+}
+
+const SHARDS = 4;
+const machine = (n: number): RegisteredMachine => ({
+  v: 1,
+  machineId: `M-${String(n).padStart(4, '0')}`,
+  site: 'plant-1',
+  line: 'line-1',
+  type: 'default',
+  seed: n,
+  serial: n,
+  addedAt: 0,
+  retiredAt: null,
+});
+const fleet = Array.from({ length: 12 }, (_, i) => machine(i + 1));
+const model = createMachineModel(DEFAULT_PARAMS);
+
+function host(id: string, kv: FakeKv, sink: FakeSink, clock: { now: number }, fenced = { on: false }) {
+  return new ShardHost({
+    workerId: id,
+    shards: SHARDS,
+    store: kv,
+    sink,
+    model: () => model,
+    periodMs: 1_000,
+    snapshotEveryMs: 5_000,
+    block: 20,
+    fenced: () => fenced.on,
+    workerAlive: () => false,
+    handoffWaitMs: 0,
+    settleWaitMs: 0,
+    clock: () => clock.now,
+    log: silentLogger,
+  });
+}
+
+async function run(h: ShardHost, clock: { now: number }, seconds: number) {
+  for (let i = 0; i < seconds * 10; i++) {
+    clock.now += 100;
+    h.tickDue();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const all = [0, 1, 2, 3];
+
+describe('ShardHost', () => {
+  it('hosts exactly the machines of its shards and emits each seq once', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const h = host('w1', kv, sink, clock);
+    for (const m of fleet) await h.registered(m);
+    await h.assign([0, 1]);
+    const mine = fleet.filter((m) => [0, 1].includes(partitionOf(m.machineId, SHARDS)));
+    expect(h.size).toBe(mine.length);
+    await run(h, clock, 5);
+    const seqs = sink.sent.filter((s) => s.machineId === mine[0]!.machineId).map((s) => s.seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(sink.sent.map((s) => s.machineId))).toEqual(new Set(mine.map((m) => m.machineId)));
+  });
+
+  it('never emits past its reservation and extends it ahead of need', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const h = host('w1', kv, sink, clock);
+    for (const m of fleet) await h.registered(m);
+    await h.assign(all);
+    await run(h, clock, 60);
+    for (const m of fleet) {
+      const saved = kv.data.get(m.machineId)!.value;
+      const sent = sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq);
+      expect(Math.max(...sent)).toBeLessThanOrEqual(saved.reservedUpTo);
+      expect(sent.length).toBe(60);
+    }
+  });
+
+  it('after a crash the next owner starts above the reservation and records the gap', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    sink.confirmAll = false; // nothing confirmed: the whole tail is uncertain
+    const clock = { now: 1_000_000 };
+    const a = host('w1', kv, sink, clock);
+    for (const m of fleet) await a.registered(m);
+    await a.assign(all);
+    await run(a, clock, 7);
+    // w1 dies without a word; w2 gets every shard.
+    const before = new Map([...kv.data].map(([id, e]) => [id, e.value]));
+    const sink2 = new FakeSink();
+    const b = host('w2', kv, sink2, clock);
+    for (const m of fleet) await b.registered(m);
+    await b.assign(all);
+    await run(b, clock, 2);
+    for (const m of fleet) {
+      const old = before.get(m.machineId)!;
+      const now = kv.data.get(m.machineId)!.value;
+      const first = sink2.sent.find((s) => s.machineId === m.machineId)!.seq;
+      expect(first).toBe(old.reservedUpTo + 1);
+      expect(now.gaps.at(-1)).toEqual([old.published + 1, old.reservedUpTo, now.epoch]);
+      expect(now.owner).toBe('w2');
+      // Everything w1 sent lies below w2's first seq: no seq is used twice.
+      const oldMax = Math.max(...sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq));
+      expect(oldMax).toBeLessThan(first);
+    }
+    expect(sink2.events).toHaveLength(fleet.length);
+  });
+
+  it('a clean hand-off continues the seq with no gap', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const a = host('w1', kv, sink, clock);
+    for (const m of fleet) await a.registered(m);
+    await a.assign(all);
+    await run(a, clock, 3);
+    await a.releaseAll();
+    const b = host('w2', kv, sink, clock);
+    for (const m of fleet) await b.registered(m);
+    await b.assign(all);
+    await run(b, clock, 3);
+    for (const m of fleet) {
+      const seqs = sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq);
+      expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(kv.data.get(m.machineId)!.value.gaps).toEqual([]);
+    }
+  });
+
+  it('an owner whose machine was taken over drops it instead of writing over the new owner', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const a = host('w1', kv, sink, clock);
+    for (const m of fleet) await a.registered(m);
+    await a.assign(all);
+    await run(a, clock, 2);
+    const b = host('w2', kv, new FakeSink(), clock);
+    for (const m of fleet) await b.registered(m);
+    await b.assign(all); // w1 was paused: it never heard of the new assignment
+    const owned = new Map([...kv.data].map(([id, e]) => [id, e.revision]));
+    await run(a, clock, 12); // w1 wakes and tries to save: every write is refused
+    expect(a.size).toBe(0);
+    for (const [id, e] of kv.data) {
+      expect(e.value.owner).toBe('w2');
+      expect(e.revision).toBe(owned.get(id));
+    }
+  });
+
+  it('a fenced worker neither ticks nor writes', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const fenced = { on: false };
+    const h = host('w1', kv, sink, clock, fenced);
+    for (const m of fleet) await h.registered(m);
+    await h.assign(all);
+    await run(h, clock, 1);
+    const sent = sink.sent.length;
+    const revisions = [...kv.data.values()].map((e) => e.revision);
+    fenced.on = true;
+    await run(h, clock, 30);
+    expect(sink.sent.length).toBe(sent);
+    expect([...kv.data.values()].map((e) => e.revision)).toEqual(revisions);
+  });
+
+  it('applies a command once, even when its record is read again by the next owner', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const a = host('w1', kv, sink, clock);
+    for (const m of fleet) await a.registered(m);
+    await a.assign(all);
+    const id = fleet[0]!.machineId;
+    const cmd = { commandId: 'c1', machineId: id, command: { type: 'SET_SPEED', rpm: 900 } };
+    expect(await a.command(cmd, 7)).toMatchObject({ ok: true, owner: 'w1' });
+    const b = host('w2', kv, sink, clock);
+    for (const m of fleet) await b.registered(m);
+    await b.assign(all);
+    expect(await b.command(cmd, 7)).toMatchObject({ ok: true, duplicate: true });
+    expect(kv.data.get(id)!.value.commands).toEqual({ offset: 7, applied: 1 });
+    expect(await b.command({ ...cmd, command: { type: 'BOGUS' } }, 8)).toMatchObject({ ok: false });
+    expect(await b.command({ ...cmd, machineId: 'M-9999' }, 9)).toMatchObject({
+      ok: false,
+      reason: 'machine M-9999 is not in the fleet registry',
+    });
+  });
+});

@@ -1,0 +1,425 @@
+/**
+ * The shard host of a region (worker): the machine actors (entities) of the shards the worker
+ * owns, by id. It acquires a shard's entities from the snapshot store when the coordinator
+ * (the Kafka group on machine-commands) assigns the shard, ticks them, applies their commands,
+ * and hands them over (snapshot first) when the shard is taken away.
+ *
+ * Seq numbers come from a block reserved in the entity's snapshot key: a machine emits only
+ * while its seq stays within the reservation, and extends it (compare-and-set) half a block
+ * ahead. A new owner that did not get a clean hand-off starts above the old reservation and
+ * records the skipped range as a gap in the same key. No clock is involved.
+ */
+import type { RegisteredMachine } from '../actors/registry.js';
+import {
+  applyCommand,
+  type CommandResult,
+  type MachineActor,
+  type MachineContext,
+  type MachineModel,
+  type MachineState,
+  startMachineActor,
+  telemetryOf,
+} from '../actors/index.js';
+import { isRevisionConflict } from '../common/kv.js';
+import type { Logger } from '../common/log.js';
+import { murmur2, partitionOf } from '../common/partitioner.js';
+import { MODEL_VERSION, type SnapshotEntry } from './snapshot-store.js';
+
+export interface SnapshotPort {
+  read(machineId: string): Promise<{ value: SnapshotEntry; revision: number } | undefined>;
+  revisionOf(machineId: string): Promise<number>;
+  write(entry: SnapshotEntry, revision: number): Promise<number>;
+}
+
+/** Where telemetry and lifecycle events go (the firmware publisher, one connection per line). */
+export interface TelemetryPort {
+  telemetry(machine: RegisteredMachine, payload: string, seq: number): void;
+  event(machine: RegisteredMachine, payload: string, epoch: number): void;
+  /** The machine's lowest seq not yet confirmed durable (or dropped); undefined when none. */
+  unsettled(machineId: string): number | undefined;
+  forget(machineId: string): void;
+}
+
+export interface ShardHostOptions {
+  workerId: string;
+  /** Partitions of machine-commands: the shard count. */
+  shards: number;
+  store: SnapshotPort;
+  sink: TelemetryPort;
+  /** The XState machine for a machine type; undefined for a type the registry does not define. */
+  model: (type: string) => MachineModel | undefined;
+  /** Telemetry period per machine. */
+  periodMs: number;
+  snapshotEveryMs: number;
+  /** Seq numbers reserved at a time; also the largest failover gap a machine can have. */
+  block: number;
+  /** True while this worker cannot confirm it still owns its shards: no ticks, no writes. */
+  fenced: () => boolean;
+  /** Whether another worker is alive (seen on the heartbeat subject lately). */
+  workerAlive: (workerId: string) => boolean;
+  /** How long a new owner waits for a live previous owner's hand-off before taking over. */
+  handoffWaitMs: number;
+  /** How long a hand-off waits for the machine's last messages to be confirmed. */
+  settleWaitMs: number;
+  onStateChange?: (e: Entity, from: MachineState) => void;
+  clock?: () => number;
+  log: Logger;
+}
+
+export interface Entity {
+  machine: RegisteredMachine;
+  shard: number;
+  actor: MachineActor;
+  /** The last entry this owner wrote, and its revision: the fence for the next write. */
+  saved: SnapshotEntry;
+  revision: number;
+  writing: Promise<boolean> | undefined;
+  lastSavedAt: number;
+  slot: number;
+}
+
+export interface CommandEnvelope {
+  commandId: string;
+  machineId: string;
+  command: unknown;
+}
+
+export type CommandAnswer = CommandResult & { duplicate?: boolean; owner: string; shard: number };
+
+const SLOT_MS = 100;
+
+export class ShardHost {
+  private readonly entities = new Map<string, Entity>();
+  /** Machines known from the registry, by id (retired ones too: they are never hosted). */
+  private readonly machines = new Map<string, RegisteredMachine>();
+  private readonly owned = new Set<number>();
+  /** Acquisitions in progress per shard: commands for a shard wait for it. */
+  private readonly acquiring = new Map<number, Promise<void>>();
+  private readonly slots: number;
+  private nextSlotAt = 0;
+  private slotCursor = 0;
+  private readonly clock: () => number;
+  readonly counters = { ticks: 0, emitted: 0, held: 0, acquired: 0, released: 0, lost: 0, gaps: 0, writes: 0 };
+
+  constructor(private readonly opts: ShardHostOptions) {
+    this.clock = opts.clock ?? Date.now;
+    this.slots = Math.max(1, Math.round(opts.periodMs / SLOT_MS));
+  }
+
+  get ownedShards(): number[] {
+    return [...this.owned].sort((a, b) => a - b);
+  }
+
+  get size(): number {
+    return this.entities.size;
+  }
+
+  entity(machineId: string): Entity | undefined {
+    return this.entities.get(machineId);
+  }
+
+  shardOf(machineId: string): number {
+    return partitionOf(machineId, this.opts.shards);
+  }
+
+  /** A machine added, retired or revived in the registry. */
+  async registered(m: RegisteredMachine): Promise<void> {
+    this.machines.set(m.machineId, m);
+    const shard = this.shardOf(m.machineId);
+    const hosted = this.entities.get(m.machineId);
+    if (m.retiredAt !== null && hosted) await this.release(hosted);
+    else if (m.retiredAt === null && !hosted && this.owned.has(shard)) await this.acquire(m, shard);
+  }
+
+  /** The coordinator's new assignment: hand over what went away, then take what came. */
+  async assign(shards: number[]): Promise<void> {
+    const next = new Set(shards);
+    const gone = [...this.owned].filter((s) => !next.has(s));
+    const came = shards.filter((s) => !this.owned.has(s));
+    for (const s of gone) this.owned.delete(s);
+    await Promise.all([...this.entities.values()].filter((e) => !next.has(e.shard)).map((e) => this.release(e)));
+    for (const s of came) this.owned.add(s);
+    for (const s of came) {
+      const machines = [...this.machines.values()].filter(
+        (m) => m.retiredAt === null && this.shardOf(m.machineId) === s,
+      );
+      const work = runLimited(machines, 32, (m) => this.acquire(m, s)).then(() => undefined);
+      this.acquiring.set(s, work);
+      void work.finally(() => {
+        if (this.acquiring.get(s) === work) this.acquiring.delete(s);
+      });
+    }
+    await Promise.all(came.map((s) => this.acquiring.get(s)));
+    if (gone.length || came.length)
+      this.opts.log.info('shards assigned', { shards: this.ownedShards, gone, came, actors: this.size });
+  }
+
+  /** Resolves once the shard's entities are acquired (immediately if it is not being acquired). */
+  ready(shard: number): Promise<void> {
+    return this.acquiring.get(shard) ?? Promise.resolve();
+  }
+
+  /**
+   * Takes a machine over: continues exactly after a clean hand-off; otherwise starts above the
+   * previous reservation under a new epoch and records the skipped range. Compare-and-set on
+   * the key's revision, retried on conflict, so two would-be owners cannot both win.
+   */
+  private async acquire(m: RegisteredMachine, shard: number): Promise<void> {
+    const model = this.opts.model(m.type);
+    if (!model) {
+      this.opts.log.error('machine type not defined in the registry', { machineId: m.machineId, type: m.type });
+      return;
+    }
+    const deadline = this.clock() + this.opts.handoffWaitMs;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (!this.owned.has(shard) || this.entities.has(m.machineId)) return;
+      const found = await this.opts.store.read(m.machineId);
+      const revision = found?.revision ?? (await this.opts.store.revisionOf(m.machineId));
+      const prev = found?.value;
+      // A live previous owner is handing over right now: give it a moment to write its last snapshot.
+      if (
+        prev &&
+        !prev.released &&
+        prev.owner !== this.opts.workerId &&
+        this.opts.workerAlive(prev.owner) &&
+        this.clock() < deadline
+      ) {
+        await sleep(100);
+        attempt--;
+        continue;
+      }
+      const now = this.clock();
+      const restored = prev ? restoreContext(prev) : undefined;
+      // A saved state this model cannot read (another model version) starts afresh, but its seq
+      // numbering never goes back.
+      const actor = restored
+        ? startMachineActor(model, { snapshot: model.resolveState({ value: restored.state, context: restored }) })
+        : startMachineActor(model, { input: { seed: m.seed, ts: now, seq: prev?.seq ?? 0 } });
+      const before = actor.getSnapshot().context;
+      let gaps = prev?.gaps ?? [];
+      // Continue after a clean hand-off (the old owner stopped the machine and said where);
+      // otherwise above anything the old reservation allowed. Either way, what lies between
+      // the last settled seq and the start is announced as a gap: the old owner may have
+      // published it, or lost it in a crash, and nobody will ever publish it again.
+      const start = prev ? (prev.released ? prev.seq : Math.max(prev.reservedUpTo, before.seq)) : before.seq;
+      const gapFrom = prev ? prev.published + 1 : before.seq + 1;
+      const clean = start < gapFrom;
+      if (!clean) {
+        const epoch = Math.max(before.epoch, prev?.epoch ?? 0) + 1;
+        actor.send({ type: 'RESUME', epoch, seqSkip: start - before.seq });
+        gaps = [...gaps, [gapFrom, start, epoch] as [number, number, number]].slice(-1_000);
+      }
+      const ctx = actor.getSnapshot().context;
+      const entry: SnapshotEntry = {
+        v: 1,
+        machineId: m.machineId,
+        type: m.type,
+        modelVersion: MODEL_VERSION,
+        owner: this.opts.workerId,
+        shard,
+        epoch: ctx.epoch,
+        seq: ctx.seq,
+        published: ctx.seq,
+        reservedUpTo: ctx.seq + this.opts.block,
+        gaps,
+        commands: prev?.commands ?? { offset: -1, applied: 0 },
+        released: false,
+        savedAt: now,
+        context: ctx as unknown as Record<string, unknown>,
+      };
+      try {
+        const rev = await this.opts.store.write(entry, revision);
+        const entity: Entity = {
+          machine: m,
+          shard,
+          actor,
+          saved: entry,
+          revision: rev,
+          writing: undefined,
+          lastSavedAt: now,
+          slot: (murmur2(m.machineId) & 0x7fffffff) % this.slots,
+        };
+        this.entities.set(m.machineId, entity);
+        this.counters.acquired++;
+        if (!clean) {
+          this.counters.gaps++;
+          this.opts.sink.event(
+            m,
+            JSON.stringify({
+              v: 1,
+              type: 'resume',
+              machineId: m.machineId,
+              epoch: ctx.epoch,
+              skippedFrom: gapFrom,
+              skippedTo: start,
+              ts: now,
+              owner: this.opts.workerId,
+            }),
+            ctx.epoch,
+          );
+        }
+        return;
+      } catch (err) {
+        actor.stop();
+        if (!isRevisionConflict(err)) throw err;
+        // Someone wrote since we read (the old owner's last save, or a rival): read again.
+      }
+    }
+    this.opts.log.warn('could not acquire machine after 20 attempts', { machineId: m.machineId, shard });
+  }
+
+  /** Stops a machine and writes its last snapshot marked released: the next owner continues exactly. */
+  private async release(e: Entity): Promise<void> {
+    this.entities.delete(e.machine.machineId);
+    await e.writing;
+    // Give what it published a moment to be confirmed: then the next owner continues with no gap.
+    const until = this.clock() + this.opts.settleWaitMs;
+    while (this.opts.sink.unsettled(e.machine.machineId) !== undefined && this.clock() < until) await sleep(50);
+    if (!this.opts.fenced()) {
+      const ok = await this.save(e, { released: true });
+      if (ok) this.counters.released++;
+    }
+    e.actor.stop();
+    this.opts.sink.forget(e.machine.machineId);
+  }
+
+  /** Every machine due in the slots that came round since the last call. */
+  tickDue(): void {
+    const now = this.clock();
+    if (this.nextSlotAt === 0) this.nextSlotAt = now;
+    let rounds = 0;
+    while (now >= this.nextSlotAt && rounds < this.slots) {
+      if (!this.opts.fenced()) this.tickSlot(this.slotCursor, now);
+      this.slotCursor = (this.slotCursor + 1) % this.slots;
+      this.nextSlotAt += SLOT_MS;
+      rounds++;
+    }
+    // Far behind (the process was stopped): skip ahead rather than tick a backlog in a burst.
+    if (now - this.nextSlotAt > this.opts.periodMs) this.nextSlotAt = now + SLOT_MS;
+  }
+
+  private tickSlot(slot: number, now: number) {
+    for (const e of this.entities.values()) {
+      if (e.slot !== slot) continue;
+      const ctx = e.actor.getSnapshot().context;
+      const from = ctx.state;
+      const canEmit = ctx.seq < e.saved.reservedUpTo;
+      e.actor.send({ type: 'TICK', ts: now, emit: canEmit });
+      this.counters.ticks++;
+      if (!canEmit) this.counters.held++;
+      const after = e.actor.getSnapshot().context;
+      const t = telemetryOf(after, e.machine);
+      if (t) {
+        this.opts.sink.telemetry(e.machine, JSON.stringify(t), t.seq);
+        this.counters.emitted++;
+      }
+      if (after.state !== from) this.opts.onStateChange?.(e, from);
+      const reserveLow = e.saved.reservedUpTo - after.seq < this.opts.block / 2;
+      if ((reserveLow || now - e.lastSavedAt >= this.opts.snapshotEveryMs) && !e.writing) void this.save(e);
+    }
+  }
+
+  /**
+   * Writes the entity's snapshot (and a fresh reservation) fenced by its revision. A conflict
+   * means another owner took the machine: it is dropped here, never written over.
+   */
+  save(e: Entity, opts: { released?: boolean } = {}): Promise<boolean> {
+    const run = async (): Promise<boolean> => {
+      if (this.opts.fenced()) return false;
+      const ctx = e.actor.getSnapshot().context;
+      const unsettled = this.opts.sink.unsettled(e.machine.machineId);
+      const entry: SnapshotEntry = {
+        ...e.saved,
+        epoch: ctx.epoch,
+        seq: ctx.seq,
+        published: Math.max(e.saved.published, unsettled === undefined ? ctx.seq : unsettled - 1),
+        reservedUpTo: opts.released ? ctx.seq : Math.max(e.saved.reservedUpTo, ctx.seq + this.opts.block),
+        released: opts.released === true,
+        savedAt: this.clock(),
+        context: ctx as unknown as Record<string, unknown>,
+      };
+      try {
+        e.revision = await this.opts.store.write(entry, e.revision);
+        e.saved = entry;
+        e.lastSavedAt = entry.savedAt;
+        this.counters.writes++;
+        return true;
+      } catch (err) {
+        if (isRevisionConflict(err)) this.lost(e);
+        else this.opts.log.warn('snapshot write failed', { machineId: e.machine.machineId, error: String(err) });
+        return false;
+      }
+    };
+    const p = (e.writing ?? Promise.resolve(true)).then(run);
+    e.writing = p;
+    void p.finally(() => {
+      if (e.writing === p) e.writing = undefined;
+    });
+    return p;
+  }
+
+  private lost(e: Entity) {
+    if (this.entities.get(e.machine.machineId) !== e) return;
+    this.entities.delete(e.machine.machineId);
+    e.actor.stop();
+    this.opts.sink.forget(e.machine.machineId);
+    this.counters.lost++;
+    this.opts.log.warn('machine taken over by another owner; dropped here', {
+      machineId: e.machine.machineId,
+      shard: e.shard,
+    });
+  }
+
+  /**
+   * Applies a command read at `offset` of the machine's shard. The snapshot (with the offset)
+   * is written before the answer: a command is applied once even when the shard moves while
+   * it is in flight, because the next owner reads the offset with the state. Undefined: this
+   * worker no longer owns the machine (the next owner will apply it).
+   */
+  async command(env: CommandEnvelope, offset: number): Promise<CommandAnswer | undefined> {
+    const shard = this.shardOf(env.machineId);
+    await this.ready(shard);
+    const e = this.entities.get(env.machineId);
+    const base = { owner: this.opts.workerId, shard };
+    if (!e) {
+      const m = this.machines.get(env.machineId);
+      const reason = !m
+        ? `machine ${env.machineId} is not in the fleet registry`
+        : m.retiredAt !== null
+          ? `machine ${env.machineId} was retired from the fleet`
+          : `machine ${env.machineId} is not hosted by ${this.opts.workerId}`;
+      if (m && m.retiredAt === null && this.owned.has(shard)) return undefined;
+      return { ok: false, reason, ...base };
+    }
+    if (offset <= e.saved.commands.offset) return { ok: true, duplicate: true, ...base };
+    const from = e.actor.getSnapshot().context.state;
+    const result = applyCommand(e.actor, env.command);
+    e.saved = { ...e.saved, commands: { offset, applied: e.saved.commands.applied + 1 } };
+    const to = e.actor.getSnapshot().context.state;
+    if (to !== from) this.opts.onStateChange?.(e, from);
+    return (await this.save(e)) ? { ...result, ...base } : undefined;
+  }
+
+  /** Hands every machine over (graceful stop or scale-down). */
+  async releaseAll(): Promise<void> {
+    this.owned.clear();
+    await runLimited([...this.entities.values()], 64, (e) => this.release(e));
+  }
+}
+
+/** The domain context of a saved entry, migrated to this model version; undefined if unusable. */
+function restoreContext(entry: SnapshotEntry): MachineContext | undefined {
+  if (entry.modelVersion !== MODEL_VERSION) return undefined;
+  const c = entry.context as unknown as MachineContext;
+  return typeof c.state === 'string' && typeof c.seq === 'number' ? c : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runLimited<T>(items: T[], limit: number, work: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}

@@ -16,8 +16,13 @@ export const registeredMachineSchema = z.object({
   line: z.string(),
   type: z.string(),
   seed: z.number().int(),
-  /** Sequence number of the assignment (M-0007 has 7): new ids continue above the highest. */
-  serial: z.number().int().positive(),
+  /** Sequence number of the assignment (M-0007 has 7): new ids continue above the highest. 0: external. */
+  serial: z.number().int().nonnegative(),
+  /**
+   * A machine whose telemetry comes from a device outside the workers (a plant's own gateway, a
+   * benchmark, a test rig): the bridge accepts it for its line; no worker hosts it.
+   */
+  external: z.boolean().default(false),
   addedAt: z.number(),
   /** Epoch ms when shrinking the fleet retired it; null while it is part of the fleet. */
   retiredAt: z.number().nullable(),
@@ -45,7 +50,7 @@ export function reconcile(
 ): Reconciled {
   const wanted = scaleFleetCounts(fleet, options.machines);
   const byGroup = new Map<string, RegisteredMachine[]>();
-  for (const m of [...registered].sort((a, b) => a.serial - b.serial)) {
+  for (const m of [...registered].filter((r) => !r.external).sort((a, b) => a.serial - b.serial)) {
     const g = byGroup.get(groupOf(m)) ?? [];
     g.push(m);
     byGroup.set(groupOf(m), g);
@@ -84,6 +89,7 @@ export function reconcile(
         type: w.type,
         seed: machineSeed(fleet.seed, machineId),
         serial,
+        external: false,
         addedAt: options.now,
         retiredAt: null,
       });
@@ -101,6 +107,8 @@ export function reconcile(
   return out;
 }
 
-/** The machines that are part of the fleet now, in id order. */
-export const activeMachines = (registered: Iterable<RegisteredMachine>): RegisteredMachine[] =>
-  [...registered].filter((m) => m.retiredAt === null).sort((a, b) => a.serial - b.serial);
+/** Machines the workers host: part of the fleet now, not external, in id order. */
+export const hostedMachines = (registered: Iterable<RegisteredMachine>): RegisteredMachine[] =>
+  [...registered].filter((m) => m.retiredAt === null && !m.external).sort((a, b) => a.serial - b.serial);
+
+export const isHosted = (m: RegisteredMachine): boolean => m.retiredAt === null && !m.external;

@@ -70,7 +70,7 @@ const envSchema = z.object({
   FACTORY_TELEMETRY_PERIOD_MS: positiveInt.min(100).max(3_600_000).default(1_000),
   FACTORY_SNAPSHOT_EVERY_MS: positiveInt.min(1_000).default(10_000),
   /** Seq numbers a worker reserves per machine at a time: the largest possible failover gap. */
-  FACTORY_SEQ_BLOCK: positiveInt.min(10).max(1_000_000).default(300),
+  FACTORY_SEQ_BLOCK: positiveInt.min(10).max(1_000_000).default(60),
   /** The worker group's session: a silent worker loses its shards after this long. */
   FACTORY_WORKER_SESSION_MS: positiveInt.min(1_000).max(60_000).default(3_000),
   FACTORY_METRICS_PORT_BASE: positiveInt.max(65000).default(9400),

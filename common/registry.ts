@@ -58,6 +58,35 @@ export class FleetRegistry {
     return result;
   }
 
+  /**
+   * Registers machines whose telemetry a device outside the workers publishes (a benchmark, a
+   * test rig, a plant's own gateway): the bridge then accepts them for their line.
+   */
+  async registerExternal(machines: { machineId: string; site: string; line: string }[]): Promise<void> {
+    const now = Date.now();
+    for (const m of machines) {
+      const record: RegisteredMachine = {
+        v: 1,
+        ...m,
+        type: 'external',
+        seed: 0,
+        serial: 0,
+        external: true,
+        addedAt: now,
+        retiredAt: null,
+      };
+      await this.kv.put(machineKey(m.machineId), JSON.stringify(record));
+    }
+  }
+
+  /** Removes external machines (a benchmark's, when it is done); fleet machines are only ever retired. */
+  async unregisterExternal(machineIds: string[]): Promise<void> {
+    for (const id of machineIds) {
+      const m = await this.machine(id);
+      if (m?.external) await this.kv.delete(machineKey(id));
+    }
+  }
+
   /** Follows the machines: all current ones, then every change (for bridges and workers). */
   follow(onMachine: (m: RegisteredMachine) => void) {
     return followKv(this.kv, MACHINES, parseRegistered, (_k, e: KvValue<RegisteredMachine> | undefined) => {

@@ -18,7 +18,11 @@ export interface CoordinatorOptions {
   heartbeatIntervalMs: number;
   /** Fence after this long without a successful heartbeat; well under the session timeout. */
   fenceAfterMs: number;
-  onAssign: (shards: number[]) => Promise<void>;
+  /**
+   * A new assignment. `wasFenced`: the worker had lost touch before this join, so what it
+   * still holds may have been given away and taken back meanwhile; the host re-checks it.
+   */
+  onAssign: (shards: number[], wasFenced: boolean) => Promise<void>;
   /** A command record; resolve to let its offset be committed. */
   onRecord: (value: Buffer | null, shard: number, offset: number) => Promise<void>;
   /** Monotonic milliseconds (a stopped process's wall clock may jump; this one does not lie). */
@@ -32,6 +36,8 @@ export class ShardCoordinator {
   /** Monotonic time of the last proof of membership (a heartbeat or a completed join). */
   private confirmedAt = Number.NEGATIVE_INFINITY;
   private assigned: Promise<void> = Promise.resolve();
+  /** Between a join and the host having applied its assignment: no ticking meanwhile. */
+  private assigning = 0;
   private memberId = '';
   generation = 0;
 
@@ -52,23 +58,35 @@ export class ShardCoordinator {
       this.confirmedAt = this.now();
     });
     this.consumer.on(GROUP_JOIN, (e) => {
+      const wasFenced = this.writesFenced();
       this.confirmedAt = this.now();
       this.generation++;
       this.memberId = e.payload.memberId;
       const shards = (e.payload.memberAssignment[TOPICS.machineCommands] ?? []).slice().sort((a, b) => a - b);
+      this.assigning++;
       // Assignments apply in order: a release must finish before a later acquire of the same shard.
-      this.assigned = this.assigned.then(() => opts.onAssign(shards)).catch((err) => {
-        opts.log.error('applying a shard assignment failed', { error: String(err) });
-      });
+      this.assigned = this.assigned
+        .then(() => opts.onAssign(shards, wasFenced))
+        .catch((err) => {
+          opts.log.error('applying a shard assignment failed', { error: String(err) });
+        })
+        .finally(() => {
+          this.assigning--;
+        });
     });
     this.consumer.on(CRASH, (e) => {
       opts.log.error('command consumer crashed; kafkajs restarts it', { error: String(e.payload.error) });
     });
   }
 
-  /** True while membership is unconfirmed for longer than the safe fraction of the session. */
-  fenced(): boolean {
+  /** No saving: membership unconfirmed for longer than the safe fraction of the session. */
+  writesFenced(): boolean {
     return this.now() - this.confirmedAt > this.opts.fenceAfterMs;
+  }
+
+  /** No ticking or publishing: fenced, or a new assignment is still being applied. */
+  fenced(): boolean {
+    return this.assigning > 0 || this.writesFenced();
   }
 
   get member(): string {

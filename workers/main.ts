@@ -12,6 +12,7 @@ import { FleetRegistry } from '../common/registry.js';
 import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
 import { connectNats } from '../common/nats.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
+import { legacySnapshots } from './legacy.js';
 import { Region } from './region.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { TelemetrySink } from './telemetry-sink.js';
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     snapshotEveryMs: workers.snapshotEveryMs,
     block: workers.seqBlock,
     sessionTimeoutMs: workers.sessionTimeoutMs,
+    legacy: legacySnapshots(config.dataDir),
     metrics,
     log,
   });

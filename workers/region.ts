@@ -9,11 +9,13 @@ import type { NatsConnection, Subscription } from 'nats';
 import { createMachineModel, type MachineModel, resolveParams } from '../actors/index.js';
 import type { RegisteredMachine } from '../actors/registry.js';
 import type { Logger } from '../common/log.js';
+import { toRanges } from '../common/ranges.js';
 import { commandEnvelopeSchema, type Heartbeat, heartbeatSchema, subjects } from '../common/machine-commands.js';
 import type { FleetRegistry } from '../common/registry.js';
 import type { Metrics } from '../common/runtime.js';
 import { ShardCoordinator } from './coordinator.js';
-import { type Entity, ShardHost } from './shard-host.js';
+import type { LegacyLookup } from './legacy.js';
+import { type Entity, ShardHost, ShardMoved } from './shard-host.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { TelemetrySink } from './telemetry-sink.js';
 
@@ -29,6 +31,7 @@ export interface RegionOptions {
   snapshotEveryMs: number;
   block: number;
   sessionTimeoutMs: number;
+  legacy?: LegacyLookup;
   metrics: Metrics;
   log: Logger;
 }
@@ -62,9 +65,9 @@ export class Region {
       // Half the session: the group evicts us after a full session without heartbeats, so we
       // stop well before anyone else can be given our shards.
       fenceAfterMs: Math.floor(opts.sessionTimeoutMs / 2),
-      onAssign: async (shards) => {
+      onAssign: async (shards, wasFenced) => {
         this.joined = true;
-        await this.host.assign(shards);
+        await this.host.assign(shards, wasFenced);
         this.heartbeat();
       },
       onRecord: (value, shard, offset) => this.onCommand(value, shard, offset),
@@ -80,10 +83,12 @@ export class Region {
       snapshotEveryMs: opts.snapshotEveryMs,
       block: opts.block,
       fenced: () => this.coordinator.fenced(),
+      writesFenced: () => this.coordinator.writesFenced(),
       workerAlive: (id) => Date.now() - (this.peers.get(id) ?? 0) < 3_000,
       handoffWaitMs: 3_000,
       settleWaitMs: 3_000,
       onStateChange: (e, from) => this.stateChanged(e, from),
+      legacy: opts.legacy,
       log,
     });
   }
@@ -145,7 +150,8 @@ export class Region {
     const flowing = this.host.size === 0 || c.emitted > this.lastEmitted.count || now - this.lastEmitted.at < 15_000;
     if (c.emitted > this.lastEmitted.count) this.lastEmitted = { at: now, count: c.emitted };
     const fenced = this.coordinator.fenced();
-    const summary = `${this.host.ownedShards.length} shards, ${this.host.size} machines`;
+    const shards = this.host.ownedShards;
+    const summary = `shards ${shards.length ? toRanges(shards).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') : 'none'}, ${this.host.size} machines`;
     if (!this.joined) return { ok: false, detail: 'not yet a member of the worker group' };
     if (fenced) return { ok: false, detail: `fenced: no group heartbeat lately (${summary})` };
     if (!flowing) return { ok: false, detail: `no telemetry emitted for 15 s (${summary})` };
@@ -178,10 +184,14 @@ export class Region {
     const env = parsed.data;
     // A command waits out a fence: applying it now could be undone by the next owner.
     while (this.coordinator.fenced()) await new Promise((r) => setTimeout(r, 100));
-    const answer = await this.host.command(env, offset);
-    if (!answer) {
-      metrics.inc('commandsHandedOver');
-      return; // the machine moved while the command was in flight: its next owner applies it
+    let answer: Awaited<ReturnType<ShardHost['command']>>;
+    try {
+      answer = await this.host.command(env, offset);
+    } catch (err) {
+      // The shard moved while the command was in flight: not acknowledged here, so its next
+      // owner reads it again and applies it.
+      if (err instanceof ShardMoved) metrics.inc('commandsHandedOver');
+      throw err;
     }
     metrics.inc(answer.ok ? 'commandsApplied' : 'commandsRefused');
     const e = this.host.entity(env.machineId);

@@ -54,6 +54,7 @@ const machine = (n: number): RegisteredMachine => ({
   type: 'default',
   seed: n,
   serial: n,
+  external: false,
   addedAt: 0,
   retiredAt: null,
 });
@@ -171,23 +172,55 @@ describe('ShardHost', () => {
     }
   });
 
-  it('an owner whose machine was taken over drops it instead of writing over the new owner', async () => {
+  it('a paused owner that wakes up neither publishes nor writes over the new owner', async () => {
     const kv = new FakeKv();
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
-    const a = host('w1', kv, sink, clock);
+    const fenced = { on: false };
+    const a = host('w1', kv, sink, clock, fenced);
     for (const m of fleet) await a.registered(m);
     await a.assign(all);
     await run(a, clock, 2);
+    fenced.on = true; // w1 is paused: no heartbeats, so it fences itself
     const b = host('w2', kv, new FakeSink(), clock);
     for (const m of fleet) await b.registered(m);
-    await b.assign(all); // w1 was paused: it never heard of the new assignment
+    await b.assign(all); // the group gave its shards to w2
     const owned = new Map([...kv.data].map(([id, e]) => [id, e.revision]));
-    await run(a, clock, 12); // w1 wakes and tries to save: every write is refused
+    const sent = sink.sent.length;
+    await run(a, clock, 12); // w1 wakes, still fenced until the group answers it
+    await a.assign([], true); // its rejoin: nothing is its any more
+    await run(a, clock, 2);
+    expect(sink.sent.length).toBe(sent);
     expect(a.size).toBe(0);
     for (const [id, e] of kv.data) {
       expect(e.value.owner).toBe('w2');
       expect(e.revision).toBe(owned.get(id));
+    }
+  });
+
+  it('a shard that moved away and came back while its owner was paused is taken over afresh', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const fenced = { on: false };
+    const a = host('w1', kv, sink, clock, fenced);
+    for (const m of fleet) await a.registered(m);
+    await a.assign(all);
+    await run(a, clock, 2);
+    fenced.on = true;
+    const b = host('w2', kv, sink, clock);
+    for (const m of fleet) await b.registered(m);
+    await b.assign(all);
+    await run(b, clock, 3);
+    await b.releaseAll(); // w2 hands everything back (say, it was scaled down)
+    fenced.on = false;
+    await a.assign(all, true); // w1 rejoins and gets every shard again: its copies are stale
+    await run(a, clock, 2);
+    expect(a.size).toBe(fleet.length);
+    for (const m of fleet) {
+      const seqs = sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq);
+      expect(new Set(seqs).size, m.machineId).toBe(seqs.length); // no seq twice
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     }
   });
 

@@ -9,7 +9,7 @@
  * ahead. A new owner that did not get a clean hand-off starts above the old reservation and
  * records the skipped range as a gap in the same key. No clock is involved.
  */
-import type { RegisteredMachine } from '../actors/registry.js';
+import { isHosted, type RegisteredMachine } from '../actors/registry.js';
 import {
   applyCommand,
   type CommandResult,
@@ -53,8 +53,10 @@ export interface ShardHostOptions {
   snapshotEveryMs: number;
   /** Seq numbers reserved at a time; also the largest failover gap a machine can have. */
   block: number;
-  /** True while this worker cannot confirm it still owns its shards: no ticks, no writes. */
+  /** True while this worker may not tick or publish (no confirmed ownership, or mid-rebalance). */
   fenced: () => boolean;
+  /** True while it may not write snapshots (ownership unconfirmed); defaults to `fenced`. */
+  writesFenced?: () => boolean;
   /** Whether another worker is alive (seen on the heartbeat subject lately). */
   workerAlive: (workerId: string) => boolean;
   /** How long a new owner waits for a live previous owner's hand-off before taking over. */
@@ -62,6 +64,8 @@ export interface ShardHostOptions {
   /** How long a hand-off waits for the machine's last messages to be confirmed. */
   settleWaitMs: number;
   onStateChange?: (e: Entity, from: MachineState) => void;
+  /** A machine saved by an earlier version's gateway, for its first acquisition here. */
+  legacy?: (machineId: string, now: number) => SnapshotEntry | undefined;
   clock?: () => number;
   log: Logger;
 }
@@ -88,11 +92,20 @@ export type CommandAnswer = CommandResult & { duplicate?: boolean; owner: string
 
 const SLOT_MS = 100;
 
+/** The command's shard is no longer this worker's: its next owner will apply the command. */
+export class ShardMoved extends Error {
+  constructor(readonly shard: number) {
+    super(`shard ${shard} moved to another worker`);
+  }
+}
+
 export class ShardHost {
   private readonly entities = new Map<string, Entity>();
   /** Machines known from the registry, by id (retired ones too: they are never hosted). */
   private readonly machines = new Map<string, RegisteredMachine>();
   private readonly owned = new Set<number>();
+  /** Acquisitions in progress per machine (a re-acquisition after a stale copy was dropped). */
+  private readonly acquisitions = new Map<string, Promise<void>>();
   /** Acquisitions in progress per shard: commands for a shard wait for it. */
   private readonly acquiring = new Map<number, Promise<void>>();
   private readonly slots: number;
@@ -127,22 +140,34 @@ export class ShardHost {
     this.machines.set(m.machineId, m);
     const shard = this.shardOf(m.machineId);
     const hosted = this.entities.get(m.machineId);
-    if (m.retiredAt !== null && hosted) await this.release(hosted);
-    else if (m.retiredAt === null && !hosted && this.owned.has(shard)) await this.acquire(m, shard);
+    if (!isHosted(m) && hosted) await this.release(hosted);
+    else if (isHosted(m) && !hosted && this.owned.has(shard)) await this.acquire(m, shard);
   }
 
-  /** The coordinator's new assignment: hand over what went away, then take what came. */
-  async assign(shards: number[]): Promise<void> {
+  private writesFenced(): boolean {
+    return (this.opts.writesFenced ?? this.opts.fenced)();
+  }
+
+  /**
+   * The coordinator's new assignment: hand over what went away, then take what came. After a
+   * fence (`recheck`), each machine kept is checked against the store first: if anyone wrote
+   * it meanwhile (the shard was given away and has come back), it is taken over afresh.
+   */
+  async assign(shards: number[], recheck = false): Promise<void> {
     const next = new Set(shards);
     const gone = [...this.owned].filter((s) => !next.has(s));
     const came = shards.filter((s) => !this.owned.has(s));
     for (const s of gone) this.owned.delete(s);
     await Promise.all([...this.entities.values()].filter((e) => !next.has(e.shard)).map((e) => this.release(e)));
+    if (recheck) {
+      const kept = [...this.entities.values()];
+      await runLimited(kept, 32, async (e) => {
+        if ((await this.opts.store.revisionOf(e.machine.machineId)) !== e.revision) this.lost(e);
+      });
+    }
     for (const s of came) this.owned.add(s);
     for (const s of came) {
-      const machines = [...this.machines.values()].filter(
-        (m) => m.retiredAt === null && this.shardOf(m.machineId) === s,
-      );
+      const machines = [...this.machines.values()].filter((m) => isHosted(m) && this.shardOf(m.machineId) === s);
       const work = runLimited(machines, 32, (m) => this.acquire(m, s)).then(() => undefined);
       this.acquiring.set(s, work);
       void work.finally(() => {
@@ -164,7 +189,15 @@ export class ShardHost {
    * previous reservation under a new epoch and records the skipped range. Compare-and-set on
    * the key's revision, retried on conflict, so two would-be owners cannot both win.
    */
-  private async acquire(m: RegisteredMachine, shard: number): Promise<void> {
+  private acquire(m: RegisteredMachine, shard: number): Promise<void> {
+    const running = this.acquisitions.get(m.machineId);
+    if (running) return running;
+    const p = this.takeOver(m, shard).finally(() => this.acquisitions.delete(m.machineId));
+    this.acquisitions.set(m.machineId, p);
+    return p;
+  }
+
+  private async takeOver(m: RegisteredMachine, shard: number): Promise<void> {
     const model = this.opts.model(m.type);
     if (!model) {
       this.opts.log.error('machine type not defined in the registry', { machineId: m.machineId, type: m.type });
@@ -172,10 +205,11 @@ export class ShardHost {
     }
     const deadline = this.clock() + this.opts.handoffWaitMs;
     for (let attempt = 0; attempt < 20; attempt++) {
-      if (!this.owned.has(shard) || this.entities.has(m.machineId)) return;
+      // Out of touch with the coordinator: not ours to take; the next assignment says.
+      if (!this.owned.has(shard) || this.entities.has(m.machineId) || this.writesFenced()) return;
       const found = await this.opts.store.read(m.machineId);
       const revision = found?.revision ?? (await this.opts.store.revisionOf(m.machineId));
-      const prev = found?.value;
+      const prev = found?.value ?? (revision === 0 ? this.opts.legacy?.(m.machineId, this.clock()) : undefined);
       // A live previous owner is handing over right now: give it a moment to write its last snapshot.
       if (
         prev &&
@@ -275,7 +309,7 @@ export class ShardHost {
     // Give what it published a moment to be confirmed: then the next owner continues with no gap.
     const until = this.clock() + this.opts.settleWaitMs;
     while (this.opts.sink.unsettled(e.machine.machineId) !== undefined && this.clock() < until) await sleep(50);
-    if (!this.opts.fenced()) {
+    if (!this.writesFenced()) {
       const ok = await this.save(e, { released: true });
       if (ok) this.counters.released++;
     }
@@ -325,7 +359,7 @@ export class ShardHost {
    */
   save(e: Entity, opts: { released?: boolean } = {}): Promise<boolean> {
     const run = async (): Promise<boolean> => {
-      if (this.opts.fenced()) return false;
+      if (this.writesFenced()) return false;
       const ctx = e.actor.getSnapshot().context;
       const unsettled = this.opts.sink.unsettled(e.machine.machineId);
       const entry: SnapshotEntry = {
@@ -358,46 +392,65 @@ export class ShardHost {
     return p;
   }
 
+  /**
+   * Someone else wrote the machine since we did: our copy is stale and is dropped unsaved. If
+   * the shard is ours by the latest assignment (it moved away and back while we were out of
+   * touch), the machine is taken over afresh from the store.
+   */
   private lost(e: Entity) {
     if (this.entities.get(e.machine.machineId) !== e) return;
     this.entities.delete(e.machine.machineId);
     e.actor.stop();
     this.opts.sink.forget(e.machine.machineId);
     this.counters.lost++;
-    this.opts.log.warn('machine taken over by another owner; dropped here', {
+    const again = this.owned.has(e.shard) && !this.writesFenced() && isHosted(this.machines.get(e.machine.machineId) ?? e.machine);
+    this.opts.log.warn('machine written by another owner since our last save; our copy is dropped', {
       machineId: e.machine.machineId,
       shard: e.shard,
+      reacquire: again,
     });
+    if (again) void this.acquire(this.machines.get(e.machine.machineId) ?? e.machine, e.shard);
   }
 
   /**
    * Applies a command read at `offset` of the machine's shard. The snapshot (with the offset)
    * is written before the answer: a command is applied once even when the shard moves while
-   * it is in flight, because the next owner reads the offset with the state. Undefined: this
-   * worker no longer owns the machine (the next owner will apply it).
+   * it is in flight, because the next owner reads the offset with the state. If this worker's
+   * copy turns out stale (the machine moved away and back), the command is applied to the
+   * machine as taken over afresh. Throws when the shard is no longer ours: the record is then
+   * not acknowledged, and the shard's next owner applies it.
    */
-  async command(env: CommandEnvelope, offset: number): Promise<CommandAnswer | undefined> {
+  async command(env: CommandEnvelope, offset: number): Promise<CommandAnswer> {
     const shard = this.shardOf(env.machineId);
-    await this.ready(shard);
-    const e = this.entities.get(env.machineId);
     const base = { owner: this.opts.workerId, shard };
-    if (!e) {
-      const m = this.machines.get(env.machineId);
-      const reason = !m
-        ? `machine ${env.machineId} is not in the fleet registry`
-        : m.retiredAt !== null
-          ? `machine ${env.machineId} was retired from the fleet`
-          : `machine ${env.machineId} is not hosted by ${this.opts.workerId}`;
-      if (m && m.retiredAt === null && this.owned.has(shard)) return undefined;
-      return { ok: false, reason, ...base };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.ready(shard);
+      await this.acquisitions.get(env.machineId);
+      const e = this.entities.get(env.machineId);
+      if (!e) {
+        const m = this.machines.get(env.machineId);
+        if (!this.owned.has(shard)) throw new ShardMoved(shard);
+        const reason = !m
+          ? `machine ${env.machineId} is not in the fleet registry`
+          : m.external
+            ? `machine ${env.machineId} is external: its own device publishes it, no worker hosts it`
+            : m.retiredAt !== null
+              ? `machine ${env.machineId} was retired from the fleet`
+              : `machine ${env.machineId} could not be taken on by ${this.opts.workerId} (see its log)`;
+        return { ok: false, reason, ...base };
+      }
+      if (offset <= e.saved.commands.offset) return { ok: true, duplicate: true, ...base };
+      const from = e.actor.getSnapshot().context.state;
+      const result = applyCommand(e.actor, env.command);
+      e.saved = { ...e.saved, commands: { offset, applied: e.saved.commands.applied + 1 } };
+      const to = e.actor.getSnapshot().context.state;
+      if (await this.save(e)) {
+        if (to !== from) this.opts.onStateChange?.(e, from);
+        return { ...result, ...base };
+      }
+      // Not saved: our copy was stale (dropped, and re-acquired if the shard is still ours).
     }
-    if (offset <= e.saved.commands.offset) return { ok: true, duplicate: true, ...base };
-    const from = e.actor.getSnapshot().context.state;
-    const result = applyCommand(e.actor, env.command);
-    e.saved = { ...e.saved, commands: { offset, applied: e.saved.commands.applied + 1 } };
-    const to = e.actor.getSnapshot().context.state;
-    if (to !== from) this.opts.onStateChange?.(e, from);
-    return (await this.save(e)) ? { ...result, ...base } : undefined;
+    throw new ShardMoved(shard);
   }
 
   /** Hands every machine over (graceful stop or scale-down). */

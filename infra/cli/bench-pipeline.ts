@@ -9,6 +9,8 @@ import { confirmTopic } from '../../common/confirm.js';
 import { type Account, CredentialsError, readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { connectOperator } from '../../common/mqtt.js';
+import { connectNats } from '../../common/nats.js';
+import { FleetRegistry } from '../../common/registry.js';
 import { sleep } from '../../common/retry.js';
 import { quantile } from '../../common/runtime.js';
 import type { TelemetryV1 } from '../../common/telemetry.js';
@@ -295,6 +297,19 @@ function lineAccounts(config: Config): { line: string; account: Account }[] {
     }
     return { line, account };
   });
+}
+
+/** The bench's machines in the fleet registry as external machines (no worker hosts them). */
+async function registerBenchMachines(config: Config, machines: BenchMachine[], register = true): Promise<void> {
+  const nc = await connectNats(config, 'factory-bench');
+  try {
+    const registry = await FleetRegistry.open(nc);
+    if (register)
+      await registry.registerExternal(machines.map((m) => ({ machineId: m.id, site: SITE, line: m.owner.line })));
+    else await registry.unregisterExternal(machines.map((m) => m.id));
+  } finally {
+    await nc.close();
+  }
 }
 
 /** `count` gateway-like publishers, alternating between the lines, each with its own spool. */
@@ -649,14 +664,17 @@ export async function benchPipeline(
   // The retained statuses arrive at once; without them the gateways' share would start at zero.
   await sleep(1_000);
   const publishers = startPublishers(config, run, req.publishers, lines);
+  let machines: BenchMachine[] = [];
   try {
     while (!publishers.every((p) => p.publisher.stats.connected)) await sleep(20);
-    const machines: BenchMachine[] = Array.from({ length: req.machines }, (_, i) => ({
+    machines = Array.from({ length: req.machines }, (_, i) => ({
       id: `BENCH-${run}-${String(i + 1).padStart(4, '0')}`,
       owner: publishers[i % publishers.length]!,
       seq: 0,
       lastTs: 0,
     }));
+    // The bridge accepts only registered machines, each on its own line.
+    await registerBenchMachines(config, machines);
     const before = await writerFigures(config);
     const sampler = new StageSampler(
       config,
@@ -698,6 +716,7 @@ export async function benchPipeline(
     };
   } finally {
     await cleanUp(publishers, operator);
+    await registerBenchMachines(config, machines, false).catch(() => undefined);
     await operator.endAsync().catch(() => undefined);
   }
 }

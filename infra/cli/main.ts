@@ -7,7 +7,7 @@ import { consoleOutput } from '../supervisor/output.js';
 import { down, renderStatus, StackError, scale, status, up } from '../supervisor/stack.js';
 import { bench } from './bench.js';
 import { commandOf, faultOf, paramsOf, sendCommand } from './command.js';
-import { VerifyError, verify } from './verify.js';
+import { parseDuration, VerifyError, verify } from './verify.js';
 import { watch } from './watch.js';
 
 interface Command {
@@ -171,9 +171,10 @@ const commands: Record<string, Command> = {
     },
   },
   verify: {
-    summary: 'end-to-end loss check: published seq numbers against InfluxDB; exit 1 on loss',
-    usage: 'verify [--wait S] [--json]',
+    summary: 'end-to-end loss check of every registered machine against Kafka and InfluxDB; exit 1 on failure',
+    usage: 'verify [--wait S] [--since 15m] [--json]',
     options: {
+      since: { type: 'string', help: 'check only the last window, for example 90s, 15m, 2h, 7d (default: all)' },
       wait: {
         type: 'string',
         help: 'seconds to let storage catch up before calling a reading lost (default 30)',
@@ -182,8 +183,11 @@ const commands: Record<string, Command> = {
     },
     async run(config, { values }) {
       const waitMs = wholeNumber('wait', values.wait, 30) * 1000;
+      const sinceMs = values.since === undefined ? undefined : parseDuration(String(values.since));
+      if (values.since !== undefined && sinceMs === undefined)
+        throw new UsageError(`--since takes a duration such as 90s, 15m, 2h or 7d, not "${values.since}".`);
       try {
-        const report = await verify(config, { waitMs, json: values.json === true }, out);
+        const report = await verify(config, { waitMs, json: values.json === true, sinceMs }, out);
         return report.ok ? 0 : 1;
       } catch (err) {
         if (err instanceof VerifyError) throw new StackError(err.message);

@@ -1,53 +1,101 @@
 import type { Config } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
-import { connectOperator } from '../../common/mqtt.js';
-import { sleep } from '../../common/retry.js';
+import { connectNats } from '../../common/nats.js';
+import { FleetRegistry } from '../../common/registry.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
-import { type LossReport, verifyLoss } from '../../pipeline/verify.js';
+import { type Expectation, type LossReport, verifyLoss } from '../../pipeline/verify.js';
+import { SnapshotStore } from '../../workers/snapshot-store.js';
 import type { Output } from '../supervisor/output.js';
 import { table } from '../supervisor/output.js';
 
-/** Each machine's published high-water mark, from the gateways' retained status messages. */
-async function publishedHighWater(config: Config): Promise<Map<string, number>> {
-  const client = await connectOperator(config, 'verify', { connectTimeout: 5_000 });
-  const seqs = new Map<string, number>();
-  client.on('message', (_t, payload) => {
-    try {
-      const status = JSON.parse(payload.toString()) as { seqs?: Record<string, number> };
-      for (const [id, seq] of Object.entries(status.seqs ?? {})) {
-        if (Number.isInteger(seq)) seqs.set(id, Math.max(seqs.get(id) ?? 0, seq));
-      }
-    } catch {
-      // a status that is not JSON is not ours to judge here
-    }
-  });
-  await client.subscribeAsync('factory/+/+/status/+', { qos: 1 });
-  await sleep(1_000); // retained messages arrive at once
-  await client.endAsync();
-  return seqs;
+export class VerifyError extends Error {}
+
+/** A duration flag: 90s, 15m, 2h, 7d. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d{1,6})(s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
-export class VerifyError extends Error {}
+/**
+ * Every machine of the registry (retired ones too: their history still counts) with what its
+ * owner vouches for in the snapshot store. An active machine whose snapshot has not been
+ * refreshed for a while has no live owner: a failure, not a machine to skip.
+ */
+async function expectations(config: Config): Promise<{
+  expected: Map<string, Expectation>;
+  reservations: () => Promise<Map<string, number>>;
+}> {
+  const nc = await connectNats(config, 'factory-verify').catch(() => {
+    throw new VerifyError('Cannot reach NATS: is the stack running ("factory status")?');
+  });
+  try {
+    const registry = await FleetRegistry.open(nc).catch(() => {
+      throw new VerifyError('There is no fleet registry yet: run "factory up" first.');
+    });
+    const machines = await registry.machines();
+    if (machines.size === 0) throw new VerifyError('The fleet registry is empty: run "factory up" first.');
+    const snapshots = await (await SnapshotStore.open(nc)).all();
+    const staleMs = 3 * config.workers.snapshotEveryMs + 2 * config.workers.sessionTimeoutMs + 10_000;
+    const now = Date.now();
+    const expected = new Map<string, Expectation>();
+    for (const m of machines.values()) {
+      const s = snapshots.get(m.machineId)?.value;
+      const age = s ? now - s.savedAt : Number.POSITIVE_INFINITY;
+      const unhosted =
+        m.retiredAt !== null || m.external
+          ? undefined
+          : !s
+            ? 'never hosted: no worker has taken it on'
+            : s.released && age > staleMs
+              ? `handed over by ${s.owner} ${Math.round(age / 1000)} s ago and not taken on since`
+              : age > staleMs
+                ? `no owner: last saved by ${s.owner} ${Math.round(age / 1000)} s ago`
+                : undefined;
+      expected.set(m.machineId, {
+        published: s?.published ?? 0,
+        gaps: (s?.gaps ?? []).map(([a, b]) => [a, b] as [number, number]),
+        reservedUpTo: s?.reservedUpTo ?? 0,
+        ...(unhosted ? { unhosted } : {}),
+      });
+    }
+    return {
+      expected,
+      reservations: async () => {
+        const c = await connectNats(config, 'factory-verify');
+        try {
+          const all = await (await SnapshotStore.open(c)).all();
+          return new Map([...all].map(([id, e]) => [id, e.value.reservedUpTo]));
+        } finally {
+          await c.close();
+        }
+      },
+    };
+  } finally {
+    await nc.close();
+  }
+}
+
+const shown = (r: [number, number][]) => r.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ');
 
 export async function verify(
   config: Config,
-  opts: { waitMs: number; json: boolean },
+  opts: { waitMs: number; json: boolean; sinceMs?: number },
   out: Output,
 ): Promise<LossReport> {
-  const published = await publishedHighWater(config);
-  if (published.size === 0) {
-    throw new VerifyError(
-      'No gateway has reported what it published (retained status); is the stack up ("factory status")?',
-    );
-  }
+  const { expected, reservations } = await expectations(config);
   if (!opts.json)
-    out.line(`Checking ${published.size} machines: published seq numbers against InfluxDB and Kafka…`);
+    out.line(
+      `Checking ${expected.size} machines of the fleet registry${opts.sinceMs ? ` over the last ${Math.round(opts.sinceMs / 1000)} s` : ''}: what their owners published against Kafka and InfluxDB…`,
+    );
   const report = await verifyLoss({
     influx: pipelineInflux(config),
     kafka: pipelineKafka(config, 'factory-verify', silentLogger),
-    published,
+    expected,
+    reservations,
     waitMs: opts.waitMs,
+    sinceMs: opts.sinceMs === undefined ? undefined : Date.now() - opts.sinceMs,
     // With --json, stdout carries the report alone.
     onProgress: opts.json
       ? undefined
@@ -60,19 +108,33 @@ export async function verify(
   const t = report.totals;
   out.line(
     table([
-      ['MACHINES', 'PUBLISHED', 'STORED', 'LOST', 'FAILOVER GAPS', 'DUPLICATES', 'OUT OF ORDER'],
-      [t.machines, t.published, t.stored, t.lost, t.gaps, t.duplicates, t.outOfOrder].map(String),
+      ['MACHINES', 'PUBLISHED', 'STORED', 'LOST', 'FAILOVER GAPS', 'DUPLICATES', 'OUT OF ORDER', 'CONFLICTING', 'UNHOSTED'],
+      [t.machines, t.published, t.stored, t.lost, t.gaps, t.duplicates, t.outOfOrder, t.conflicting, t.unhosted].map(
+        String,
+      ),
     ]),
   );
-  const bad = report.machines.filter((m) => m.lost.length > 0);
-  for (const m of bad.slice(0, 20)) {
-    out.line(`  ${m.machineId}: lost ${m.lost.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')}`);
+  const problems: string[] = [];
+  for (const m of report.machines) {
+    if (m.lost.length) problems.push(`  ${m.machineId}: lost ${shown(m.lost)}`);
+    if (m.conflicting.length)
+      problems.push(`  ${m.machineId}: conflicting duplicate (same seq, different content) at ${shown(m.conflicting)}`);
+    if (m.unreserved.length) problems.push(`  ${m.machineId}: seq ${shown(m.unreserved)} was never reserved by an owner`);
+    if (m.unhosted) problems.push(`  ${m.machineId}: ${m.unhosted}`);
   }
-  if (bad.length > 20) out.line(`  … and ${bad.length - 20} more machines with loss (use --json for all)`);
+  for (const p of problems.slice(0, 20)) out.line(p);
+  if (problems.length > 20) out.line(`  … and ${problems.length - 20} more (use --json for all)`);
   out.line(
     report.ok
-      ? 'No loss: every published reading is stored (duplicates and failover gaps are not loss).'
-      : `LOSS: ${t.lost} readings of ${bad.length} machine${bad.length === 1 ? '' : 's'} are not stored.`,
+      ? 'No loss: every published reading is stored, every machine has an owner (duplicates and announced failover gaps are not loss).'
+      : `FAILED: ${[
+          t.lost && `${t.lost} readings lost`,
+          t.conflicting && `${t.conflicting} conflicting duplicates`,
+          t.unreserved && `${t.unreserved} unreserved seqs`,
+          t.unhosted && `${t.unhosted} machines without an owner`,
+        ]
+          .filter(Boolean)
+          .join(', ')}.`,
   );
   return report;
 }

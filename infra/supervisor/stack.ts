@@ -179,8 +179,11 @@ export function renderStatus(config: Config, rows: ComponentStatus[]): string {
     ]),
   ]);
   const problems = rows.filter((r) => !r.healthy).map((r) => `  ${r.name}: ${r.detail}`);
+  const workers = rows.filter((r) => r.name.startsWith('worker-') && r.healthy);
   return [
     body,
+    ...(workers.length ? ['', 'Workers (shards of machine-commands, machines hosted):'] : []),
+    ...workers.map((r) => `  ${r.name}: ${r.detail.split(';')[0]}`),
     ...(problems.length ? ['', 'Problems:', ...problems] : []),
     '',
     `Credentials: ${shown(paths(config).credentials)}`,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadFleet } from './fleet.js';
-import { reconcile, type RegisteredMachine } from './registry.js';
+import { type RegisteredMachine, reconcile } from './registry.js';
 
 const fleet = (() => {
   const r = loadFleet();
@@ -8,7 +8,11 @@ const fleet = (() => {
   return r.fleet;
 })();
 
-function applied(registered: RegisteredMachine[], machines: number | undefined, now = 1): RegisteredMachine[] {
+function applied(
+  registered: RegisteredMachine[],
+  machines: number | undefined,
+  now = 1,
+): RegisteredMachine[] {
   const r = reconcile(registered, fleet, { machines, now });
   const byId = new Map(registered.map((m) => [m.machineId, m]));
   for (const c of r.changes) byId.set(c.machineId, c);
@@ -21,7 +25,9 @@ const identity = (m: RegisteredMachine) => `${m.machineId} ${m.site}/${m.line} $
 describe('fleet registry reconcile', () => {
   it('registers the fleet file once, M-0001 onwards, and changes nothing the second time', () => {
     const first = applied([], undefined);
-    expect(first.map((m) => m.machineId)).toEqual(Array.from({ length: 10 }, (_, i) => `M-${String(i + 1).padStart(4, '0')}`));
+    expect(first.map((m) => m.machineId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `M-${String(i + 1).padStart(4, '0')}`),
+    );
     expect(reconcile(first, fleet, { now: 2 }).changes).toEqual([]);
   });
 

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 
-const id = z.string().regex(/^[A-Za-z0-9][\w.-]{0,99}$/, 'expected letters, digits, "-", "_" or "." (max 100)');
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][\w.-]{0,99}$/, 'expected letters, digits, "-", "_" or "." (max 100)');
 
 export const commandEnvelopeSchema = z.object({
   v: z.literal(1),

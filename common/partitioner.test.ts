@@ -3,11 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { murmur2, partitionOf } from './partitioner.js';
 
 const require = createRequire(import.meta.url);
-const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (k: string) => number;
+const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (
+  k: string,
+) => number;
 
 describe('partitionOf', () => {
   it('agrees with the kafkajs default partitioner for machine ids and odd lengths', () => {
-    const keys = ['', 'a', 'ab', 'abc', 'abcd', 'M-0001', 'M-12345', 'käse', ...Array.from({ length: 500 }, (_, i) => `M-${i}`)];
+    const keys = [
+      '',
+      'a',
+      'ab',
+      'abc',
+      'abcd',
+      'M-0001',
+      'M-12345',
+      'käse',
+      ...Array.from({ length: 500 }, (_, i) => `M-${i}`),
+    ];
     for (const k of keys) expect(murmur2(k), k).toBe(kafkajsMurmur2(k));
   });
 

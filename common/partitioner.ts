@@ -34,4 +34,5 @@ export function murmur2(key: string | Uint8Array): number {
 }
 
 /** The shard (partition) of a key among `partitions`, as the producer will choose it. */
-export const partitionOf = (key: string, partitions: number): number => (murmur2(key) & 0x7fffffff) % partitions;
+export const partitionOf = (key: string, partitions: number): number =>
+  (murmur2(key) & 0x7fffffff) % partitions;

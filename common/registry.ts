@@ -6,7 +6,12 @@
 import type { KV, NatsConnection } from 'nats';
 import { z } from 'zod';
 import { type Fleet, fleetSchema } from '../actors/fleet.js';
-import { type Reconciled, type RegisteredMachine, reconcile, registeredMachineSchema } from '../actors/registry.js';
+import {
+  type Reconciled,
+  type RegisteredMachine,
+  reconcile,
+  registeredMachineSchema,
+} from '../actors/registry.js';
 import { followKv, type KvValue, readKv } from './kv.js';
 
 export const REGISTRY_BUCKET = 'fleet-registry';
@@ -44,7 +49,7 @@ export class FleetRegistry {
   /** The fleet definition the machines were registered from (machine types and seed). */
   async definition(): Promise<Fleet | undefined> {
     const e = await this.kv.get(DEFINITION);
-    if (!e || e.operation !== 'PUT') return undefined;
+    if (e?.operation !== 'PUT') return undefined;
     const r = definitionSchema.safeParse(e.json());
     return r.success ? r.data.fleet : undefined;
   }
@@ -52,7 +57,10 @@ export class FleetRegistry {
   /** Makes the registry hold `fleet` (scaled to `machines` when given); returns what changed. */
   async apply(fleet: Fleet, options: { machines?: number; now?: number } = {}): Promise<Reconciled> {
     const registered = [...(await this.machines()).values()];
-    const result = reconcile(registered, fleet, { machines: options.machines, now: options.now ?? Date.now() });
+    const result = reconcile(registered, fleet, {
+      machines: options.machines,
+      now: options.now ?? Date.now(),
+    });
     await this.kv.put(DEFINITION, JSON.stringify({ v: 1, fleet }));
     for (const m of result.changes) await this.kv.put(machineKey(m.machineId), JSON.stringify(m));
     return result;

@@ -139,7 +139,8 @@ export class Publisher {
         for (const line of lines) {
           try {
             const [, , machineId, kind, n] = JSON.parse(line) as SpoolLine;
-            if (machineId !== undefined && kind && n !== undefined) opts.onSettled?.({ machineId, kind, n }, 'dropped');
+            if (machineId !== undefined && kind && n !== undefined)
+              opts.onSettled?.({ machineId, kind, n }, 'dropped');
           } catch {
             // a torn line: nothing to name
           }

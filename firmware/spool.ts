@@ -138,7 +138,11 @@ export class DiskSpool {
       this.dropped += victim.lines;
       if (this.opts.onDrop) {
         try {
-          this.opts.onDrop(readFileSync(join(this.opts.dir, name(victim.id)), 'utf8').split('\n').slice(0, -1));
+          this.opts.onDrop(
+            readFileSync(join(this.opts.dir, name(victim.id)), 'utf8')
+              .split('\n')
+              .slice(0, -1),
+          );
         } catch {
           // unreadable: counted as dropped all the same
         }

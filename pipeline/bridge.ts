@@ -5,9 +5,9 @@ import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
 import type { Metrics } from '../common/runtime.js';
 import { TOPICS } from '../common/topics.js';
+import type { MachineLines } from './fleet-view.js';
 import { FlowWatch } from './flow.js';
 import { reliableProducer } from './kafka.js';
-import type { MachineLines } from './fleet-view.js';
 import { validateEvent, validateTelemetry } from './validate.js';
 
 export const SHARE_GROUP = 'bridge';
@@ -258,7 +258,8 @@ export class Bridge {
     const check = owner && this.opts.machines?.check(owner.machineId, owner.site, owner.line);
     if (check instanceof Promise) {
       return check.then(
-        (c) => this.enqueue(c.ok ? record : this.refused(topic, raw, owner!.machineId, c.reason, now, record)),
+        (c) =>
+          this.enqueue(c.ok ? record : this.refused(topic, raw, owner!.machineId, c.reason, now, record)),
         () => this.enqueue(record), // the registry unreachable: the line's ACL still holds
       );
     }

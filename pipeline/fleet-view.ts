@@ -38,7 +38,10 @@ export class FleetView implements MachineLines {
   check(machineId: string, site: string, line: string): LineCheck | Promise<LineCheck> {
     const known = this.lines.get(machineId);
     if (known !== undefined) return verdict(machineId, known, `${site}/${line}`);
-    const notRegistered: LineCheck = { ok: false, reason: `machine ${machineId} is not in the fleet registry` };
+    const notRegistered: LineCheck = {
+      ok: false,
+      reason: `machine ${machineId} is not in the fleet registry`,
+    };
     const seen = this.unknown.get(machineId);
     if (seen !== undefined && Date.now() - seen < 5_000) return notRegistered;
     // Just added: the registry's update may not have reached our watch yet. Ask once.

@@ -154,7 +154,11 @@ function fnv1a(buf: Buffer): number {
  * duplicates (a seq seen again), out-of-order arrivals, and conflicting duplicates (a seq seen
  * again with different content). Memory: 4 bytes per reading in the window.
  */
-export async function scanKafka(kafka: Kafka, ids: Set<string>, sinceMs?: number): Promise<Map<string, KafkaView>> {
+export async function scanKafka(
+  kafka: Kafka,
+  ids: Set<string>,
+  sinceMs?: number,
+): Promise<Map<string, KafkaView>> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(TOPICS.telemetry);
@@ -203,7 +207,8 @@ export async function scanKafka(kafka: Kafka, ids: Set<string>, sinceMs?: number
   });
   consumer.on(consumer.events.GROUP_JOIN, () => {
     for (const [partition, offset] of startOf) {
-      if (remaining.has(partition)) consumer.seek({ topic: TOPICS.telemetry, partition, offset: String(offset) });
+      if (remaining.has(partition))
+        consumer.seek({ topic: TOPICS.telemetry, partition, offset: String(offset) });
     }
   });
   await done;
@@ -219,7 +224,11 @@ function record(
 ) {
   let s = seen.get(id);
   if (!s) {
-    s = { base: seq, hashes: new Uint32Array(64), view: { dup: 0, ooo: 0, conflicting: [], min: seq, max: seq } };
+    s = {
+      base: seq,
+      hashes: new Uint32Array(64),
+      view: { dup: 0, ooo: 0, conflicting: [], min: seq, max: seq },
+    };
     seen.set(id, s);
   }
   if (seq < s.base) {
@@ -264,7 +273,9 @@ export async function verifyLoss(opts: {
 }): Promise<LossReport> {
   const ids = [...opts.expected.keys()].sort();
   const deadline = Date.now() + opts.waitMs;
-  const kafkaView = opts.kafka ? await scanKafka(opts.kafka, new Set(ids), opts.sinceMs) : new Map<string, KafkaView>();
+  const kafkaView = opts.kafka
+    ? await scanKafka(opts.kafka, new Set(ids), opts.sinceMs)
+    : new Map<string, KafkaView>();
   // With a window, a machine is checked from its first reading in the window.
   const fromOf = (id: string) =>
     opts.sinceMs === undefined ? 1 : (kafkaView.get(id)?.min ?? opts.expected.get(id)!.published + 1);
@@ -309,7 +320,9 @@ export async function verifyLoss(opts: {
   const sum = (f: (m: MachineReport) => number) => machines.reduce((n, m) => n + f(m), 0);
   const totals = {
     machines: machines.length,
-    published: sum((m) => Math.max(0, m.published - m.from + 1) - inRange(m.failoverGaps, m.from, m.published)),
+    published: sum(
+      (m) => Math.max(0, m.published - m.from + 1) - inRange(m.failoverGaps, m.from, m.published),
+    ),
     stored: sum((m) => m.stored),
     lost: sum((m) => rangeSize(m.lost)),
     gaps: sum((m) => rangeSize(m.failoverGaps)),
@@ -319,6 +332,7 @@ export async function verifyLoss(opts: {
     unreserved: sum((m) => rangeSize(m.unreserved)),
     unhosted: sum((m) => (m.unhosted ? 1 : 0)),
   };
-  const ok = totals.lost === 0 && totals.conflicting === 0 && totals.unreserved === 0 && totals.unhosted === 0;
+  const ok =
+    totals.lost === 0 && totals.conflicting === 0 && totals.unreserved === 0 && totals.unhosted === 0;
   return { machines, totals, ok };
 }

@@ -23,8 +23,17 @@ export interface CoordinatorOptions {
    * still holds may have been given away and taken back meanwhile; the host re-checks it.
    */
   onAssign: (shards: number[], wasFenced: boolean) => Promise<void>;
-  /** A command record; resolve to let its offset be committed. */
-  onRecord: (value: Buffer | null, shard: number, offset: number) => Promise<void>;
+  /**
+   * A command record; resolve to let its offset be committed. `heartbeat` proves membership
+   * from inside a long wait, and throws when the group is rebalancing (the record is then
+   * left to whoever owns the shard after the rebalance).
+   */
+  onRecord: (
+    value: Buffer | null,
+    shard: number,
+    offset: number,
+    heartbeat: () => Promise<void>,
+  ) => Promise<void>;
   /** Monotonic milliseconds (a stopped process's wall clock may jump; this one does not lie). */
   now?: () => number;
   log: Logger;
@@ -98,9 +107,9 @@ export class ShardCoordinator {
     await this.consumer.subscribe({ topic: TOPICS.machineCommands, fromBeginning: true });
     await this.consumer.run({
       autoCommitInterval: 500,
-      eachMessage: async ({ partition, message }) => {
+      eachMessage: async ({ partition, message, heartbeat }) => {
         await this.assigned;
-        await this.opts.onRecord(message.value, partition, Number(message.offset));
+        await this.opts.onRecord(message.value, partition, Number(message.offset), heartbeat);
       },
     });
   }

@@ -20,7 +20,10 @@ const savedSchema = z.object({
 export type LegacyLookup = (machineId: string, now: number) => SnapshotEntry | undefined;
 
 export function legacySnapshots(dataDir: string): LegacyLookup {
-  const best = new Map<string, { context: Record<string, unknown>; savedAt: number; clean: boolean; tickMs: number }>();
+  const best = new Map<
+    string,
+    { context: Record<string, unknown>; savedAt: number; clean: boolean; tickMs: number }
+  >();
   const root = join(dataDir, 'gateways');
   for (const dir of existsSync(root) ? readdirSync(root) : []) {
     let parsed: z.infer<typeof savedSchema>;
@@ -36,7 +39,12 @@ export function legacySnapshots(dataDir: string): LegacyLookup {
       if (typeof seq !== 'number') continue;
       const had = best.get(id);
       if (!had || (had.context.seq as number) < seq)
-        best.set(id, { context: snap.context, savedAt: parsed.savedAt, clean: parsed.clean, tickMs: parsed.tickMs });
+        best.set(id, {
+          context: snap.context,
+          savedAt: parsed.savedAt,
+          clean: parsed.clean,
+          tickMs: parsed.tickMs,
+        });
     }
   }
   return (machineId, now) => {

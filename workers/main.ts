@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
 import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
+import { connectNats } from '../common/nats.js';
 import { FleetRegistry } from '../common/registry.js';
 import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
-import { connectNats } from '../common/nats.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
 import { legacySnapshots } from './legacy.js';
 import { Region } from './region.js';
@@ -77,7 +77,12 @@ async function main(argv: string[]): Promise<number> {
   await region.start();
   log.info('worker started', { metrics: `http://${host}:${bound}/metrics`, periodMs: workers.periodMs });
   const statsTimer = setInterval(
-    () => log.info('worker stats', { ...region.host.counters, ...region.sink.stats, shards: region.host.ownedShards }),
+    () =>
+      log.info('worker stats', {
+        ...region.host.counters,
+        ...region.sink.stats,
+        shards: region.host.ownedShards,
+      }),
     30_000,
   );
   const code = await onShutdown(log, 30_000, async () => {

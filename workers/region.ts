@@ -9,8 +9,13 @@ import type { NatsConnection, Subscription } from 'nats';
 import { createMachineModel, type MachineModel, resolveParams } from '../actors/index.js';
 import type { RegisteredMachine } from '../actors/registry.js';
 import type { Logger } from '../common/log.js';
+import {
+  commandEnvelopeSchema,
+  type Heartbeat,
+  heartbeatSchema,
+  subjects,
+} from '../common/machine-commands.js';
 import { toRanges } from '../common/ranges.js';
-import { commandEnvelopeSchema, type Heartbeat, heartbeatSchema, subjects } from '../common/machine-commands.js';
 import type { FleetRegistry } from '../common/registry.js';
 import type { Metrics } from '../common/runtime.js';
 import { ShardCoordinator } from './coordinator.js';
@@ -49,6 +54,7 @@ export class Region {
   private stopRegistry: (() => void) | undefined;
   private joined = false;
   private lastEmitted = { at: Date.now(), count: 0 };
+  private disconnectedSince: number | undefined;
 
   constructor(private readonly opts: RegionOptions) {
     const { log } = opts;
@@ -70,7 +76,7 @@ export class Region {
         await this.host.assign(shards, wasFenced);
         this.heartbeat();
       },
-      onRecord: (value, shard, offset) => this.onCommand(value, shard, offset),
+      onRecord: (value, shard, offset, heartbeat) => this.onCommand(value, shard, offset, heartbeat),
       log,
     });
     this.host = new ShardHost({
@@ -143,18 +149,38 @@ export class Region {
     this.heartbeat();
   }
 
-  /** Healthy = member of the group, not fenced, and (when it hosts machines) emitting. */
-  health(): { ok: boolean; detail: string } {
+  /**
+   * Healthy = member of the group, not fenced, emitting (when it hosts machines), and its
+   * telemetry leaving over MQTT. A lost broker is not cured by restarting the worker: it says so.
+   */
+  health(): { ok: boolean; detail: string; restartable?: boolean } {
     const c = this.host.counters;
     const now = Date.now();
-    const flowing = this.host.size === 0 || c.emitted > this.lastEmitted.count || now - this.lastEmitted.at < 15_000;
+    const flowing =
+      this.host.size === 0 || c.emitted > this.lastEmitted.count || now - this.lastEmitted.at < 15_000;
     if (c.emitted > this.lastEmitted.count) this.lastEmitted = { at: now, count: c.emitted };
     const fenced = this.coordinator.fenced();
     const shards = this.host.ownedShards;
-    const summary = `shards ${shards.length ? toRanges(shards).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') : 'none'}, ${this.host.size} machines`;
+    const summary = `shards ${
+      shards.length
+        ? toRanges(shards)
+            .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
+            .join(',')
+        : 'none'
+    }, ${this.host.size} machines`;
     if (!this.joined) return { ok: false, detail: 'not yet a member of the worker group' };
     if (fenced) return { ok: false, detail: `fenced: no group heartbeat lately (${summary})` };
     if (!flowing) return { ok: false, detail: `no telemetry emitted for 15 s (${summary})` };
+    const sink = this.sink.stats;
+    if (sink.connected) this.disconnectedSince = undefined;
+    else this.disconnectedSince ??= now;
+    // A line's connection is opened when its first machine arrives: a moment to connect.
+    if (this.disconnectedSince !== undefined && now - this.disconnectedSince > 5_000)
+      return {
+        ok: false,
+        restartable: false,
+        detail: `MQTT broker unreachable: ${sink.spooled} readings spooled to disk (${summary})`,
+      };
     return { ok: true, detail: summary };
   }
 
@@ -173,7 +199,12 @@ export class Region {
     await this.host.registered(m);
   }
 
-  private async onCommand(value: Buffer | null, shard: number, offset: number) {
+  private async onCommand(
+    value: Buffer | null,
+    shard: number,
+    offset: number,
+    heartbeat: () => Promise<void>,
+  ) {
     const { metrics, log, nc } = this.opts;
     const parsed = commandEnvelopeSchema.safeParse(safeJson(value ?? new Uint8Array()));
     if (!parsed.success) {
@@ -182,8 +213,12 @@ export class Region {
       return;
     }
     const env = parsed.data;
-    // A command waits out a fence: applying it now could be undone by the next owner.
-    while (this.coordinator.fenced()) await new Promise((r) => setTimeout(r, 100));
+    // Out of touch with the group: prove membership first. The heartbeat throws if the group
+    // is rebalancing, and the record goes to whoever owns the shard afterwards.
+    while (this.coordinator.writesFenced()) {
+      await heartbeat();
+      await new Promise((r) => setTimeout(r, 100));
+    }
     let answer: Awaited<ReturnType<ShardHost['command']>>;
     try {
       answer = await this.host.command(env, offset);
@@ -203,7 +238,14 @@ export class Region {
       state: ctx?.state,
       seq: ctx?.seq,
     };
-    log.info('command', { machineId: env.machineId, commandId: env.commandId, shard, ok: answer.ok, reason: answer.ok ? undefined : answer.reason, by: env.by });
+    log.info('command', {
+      machineId: env.machineId,
+      commandId: env.commandId,
+      shard,
+      ok: answer.ok,
+      reason: answer.ok ? undefined : answer.reason,
+      by: env.by,
+    });
     if (env.replyTo) nc.publish(env.replyTo, JSON.stringify(body));
   }
 

@@ -32,7 +32,8 @@ class FakeSink implements TelemetryPort {
   confirmAll = true;
   telemetry(m: RegisteredMachine, payload: string, seq: number) {
     this.sent.push({ machineId: m.machineId, seq, payload });
-    if (!this.confirmAll) this.unsettledSeqs.set(m.machineId, [...(this.unsettledSeqs.get(m.machineId) ?? []), seq]);
+    if (!this.confirmAll)
+      this.unsettledSeqs.set(m.machineId, [...(this.unsettledSeqs.get(m.machineId) ?? []), seq]);
   }
   event(_m: RegisteredMachine, payload: string) {
     this.events.push(JSON.parse(payload));

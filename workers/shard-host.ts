@@ -9,7 +9,7 @@
  * ahead. A new owner that did not get a clean hand-off starts above the old reservation and
  * records the skipped range as a gap in the same key. No clock is involved.
  */
-import { isHosted, type RegisteredMachine } from '../actors/registry.js';
+
 import {
   applyCommand,
   type CommandResult,
@@ -20,6 +20,7 @@ import {
   startMachineActor,
   telemetryOf,
 } from '../actors/index.js';
+import { isHosted, type RegisteredMachine } from '../actors/registry.js';
 import { isRevisionConflict } from '../common/kv.js';
 import type { Logger } from '../common/log.js';
 import { murmur2, partitionOf } from '../common/partitioner.js';
@@ -112,7 +113,16 @@ export class ShardHost {
   private nextSlotAt = 0;
   private slotCursor = 0;
   private readonly clock: () => number;
-  readonly counters = { ticks: 0, emitted: 0, held: 0, acquired: 0, released: 0, lost: 0, gaps: 0, writes: 0 };
+  readonly counters = {
+    ticks: 0,
+    emitted: 0,
+    held: 0,
+    acquired: 0,
+    released: 0,
+    lost: 0,
+    gaps: 0,
+    writes: 0,
+  };
 
   constructor(private readonly opts: ShardHostOptions) {
     this.clock = opts.clock ?? Date.now;
@@ -158,7 +168,9 @@ export class ShardHost {
     const gone = [...this.owned].filter((s) => !next.has(s));
     const came = shards.filter((s) => !this.owned.has(s));
     for (const s of gone) this.owned.delete(s);
-    await Promise.all([...this.entities.values()].filter((e) => !next.has(e.shard)).map((e) => this.release(e)));
+    await Promise.all(
+      [...this.entities.values()].filter((e) => !next.has(e.shard)).map((e) => this.release(e)),
+    );
     if (recheck) {
       const kept = [...this.entities.values()];
       await runLimited(kept, 32, async (e) => {
@@ -167,7 +179,9 @@ export class ShardHost {
     }
     for (const s of came) this.owned.add(s);
     for (const s of came) {
-      const machines = [...this.machines.values()].filter((m) => isHosted(m) && this.shardOf(m.machineId) === s);
+      const machines = [...this.machines.values()].filter(
+        (m) => isHosted(m) && this.shardOf(m.machineId) === s,
+      );
       const work = runLimited(machines, 32, (m) => this.acquire(m, s)).then(() => undefined);
       this.acquiring.set(s, work);
       void work.finally(() => {
@@ -200,7 +214,10 @@ export class ShardHost {
   private async takeOver(m: RegisteredMachine, shard: number): Promise<void> {
     const model = this.opts.model(m.type);
     if (!model) {
-      this.opts.log.error('machine type not defined in the registry', { machineId: m.machineId, type: m.type });
+      this.opts.log.error('machine type not defined in the registry', {
+        machineId: m.machineId,
+        type: m.type,
+      });
       return;
     }
     const deadline = this.clock() + this.opts.handoffWaitMs;
@@ -209,7 +226,8 @@ export class ShardHost {
       if (!this.owned.has(shard) || this.entities.has(m.machineId) || this.writesFenced()) return;
       const found = await this.opts.store.read(m.machineId);
       const revision = found?.revision ?? (await this.opts.store.revisionOf(m.machineId));
-      const prev = found?.value ?? (revision === 0 ? this.opts.legacy?.(m.machineId, this.clock()) : undefined);
+      const prev =
+        found?.value ?? (revision === 0 ? this.opts.legacy?.(m.machineId, this.clock()) : undefined);
       // A live previous owner is handing over right now: give it a moment to write its last snapshot.
       if (
         prev &&
@@ -227,7 +245,9 @@ export class ShardHost {
       // A saved state this model cannot read (another model version) starts afresh, but its seq
       // numbering never goes back.
       const actor = restored
-        ? startMachineActor(model, { snapshot: model.resolveState({ value: restored.state, context: restored }) })
+        ? startMachineActor(model, {
+            snapshot: model.resolveState({ value: restored.state, context: restored }),
+          })
         : startMachineActor(model, { input: { seed: m.seed, ts: now, seq: prev?.seq ?? 0 } });
       const before = actor.getSnapshot().context;
       let gaps = prev?.gaps ?? [];
@@ -308,7 +328,8 @@ export class ShardHost {
     await e.writing;
     // Give what it published a moment to be confirmed: then the next owner continues with no gap.
     const until = this.clock() + this.opts.settleWaitMs;
-    while (this.opts.sink.unsettled(e.machine.machineId) !== undefined && this.clock() < until) await sleep(50);
+    while (this.opts.sink.unsettled(e.machine.machineId) !== undefined && this.clock() < until)
+      await sleep(50);
     if (!this.writesFenced()) {
       const ok = await this.save(e, { released: true });
       if (ok) this.counters.released++;
@@ -380,7 +401,8 @@ export class ShardHost {
         return true;
       } catch (err) {
         if (isRevisionConflict(err)) this.lost(e);
-        else this.opts.log.warn('snapshot write failed', { machineId: e.machine.machineId, error: String(err) });
+        else
+          this.opts.log.warn('snapshot write failed', { machineId: e.machine.machineId, error: String(err) });
         return false;
       }
     };
@@ -403,7 +425,10 @@ export class ShardHost {
     e.actor.stop();
     this.opts.sink.forget(e.machine.machineId);
     this.counters.lost++;
-    const again = this.owned.has(e.shard) && !this.writesFenced() && isHosted(this.machines.get(e.machine.machineId) ?? e.machine);
+    const again =
+      this.owned.has(e.shard) &&
+      !this.writesFenced() &&
+      isHosted(this.machines.get(e.machine.machineId) ?? e.machine);
     this.opts.log.warn('machine written by another owner since our last save; our copy is dropped', {
       machineId: e.machine.machineId,
       shard: e.shard,

@@ -62,7 +62,7 @@ export class SnapshotStore {
 
   async read(machineId: string): Promise<KvValue<SnapshotEntry> | undefined> {
     const e = await this.kv.get(machineId);
-    if (!e || e.operation !== 'PUT') return undefined;
+    if (e?.operation !== 'PUT') return undefined;
     const value = parseSnapshot(e.json());
     // A value we cannot read still has a revision: a claim must be fenced against it.
     return value ? { value, revision: e.revision } : undefined;
@@ -79,7 +79,9 @@ export class SnapshotStore {
    */
   write(entry: SnapshotEntry, revision: number): Promise<number> {
     const data = JSON.stringify(entry);
-    return revision === 0 ? this.kv.create(entry.machineId, data) : this.kv.update(entry.machineId, data, revision);
+    return revision === 0
+      ? this.kv.create(entry.machineId, data)
+      : this.kv.update(entry.machineId, data, revision);
   }
 
   all(): Promise<Map<string, KvValue<SnapshotEntry>>> {

@@ -108,7 +108,12 @@ export class TelemetrySink implements TelemetryPort {
   async stop(deadlineMs: number): Promise<void> {
     await Promise.all(
       [...this.lines.entries()].map(([key, p]) =>
-        p.stop(deadlineMs, { online: false, gatewayId: this.gatewayIdOf(key), reason: 'shutdown', ts: Date.now() }),
+        p.stop(deadlineMs, {
+          online: false,
+          gatewayId: this.gatewayIdOf(key),
+          reason: 'shutdown',
+          ts: Date.now(),
+        }),
       ),
     );
   }
@@ -123,7 +128,8 @@ export class TelemetrySink implements TelemetryPort {
     let p = this.lines.get(key);
     if (p) return p;
     const account = this.opts.account(m.site, m.line);
-    if (!account) throw new Error(`no MQTT account for ${key} in credentials.json: run "factory up" with this fleet`);
+    if (!account)
+      throw new Error(`no MQTT account for ${key} in credentials.json: run "factory up" with this fleet`);
     const gatewayId = this.gatewayId(m.site, m.line);
     p = new Publisher({
       url: this.opts.mqttUrl,

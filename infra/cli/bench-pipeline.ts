@@ -300,12 +300,18 @@ function lineAccounts(config: Config): { line: string; account: Account }[] {
 }
 
 /** The bench's machines in the fleet registry as external machines (no worker hosts them). */
-async function registerBenchMachines(config: Config, machines: BenchMachine[], register = true): Promise<void> {
+async function registerBenchMachines(
+  config: Config,
+  machines: BenchMachine[],
+  register = true,
+): Promise<void> {
   const nc = await connectNats(config, 'factory-bench');
   try {
     const registry = await FleetRegistry.open(nc);
     if (register)
-      await registry.registerExternal(machines.map((m) => ({ machineId: m.id, site: SITE, line: m.owner.line })));
+      await registry.registerExternal(
+        machines.map((m) => ({ machineId: m.id, site: SITE, line: m.owner.line })),
+      );
     else await registry.unregisterExternal(machines.map((m) => m.id));
   } finally {
     await nc.close();

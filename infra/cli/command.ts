@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { COMMAND_TYPES, FAULT_KINDS, parseCommand } from '../../actors/index.js';
 import type { Config } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
-import { type CommandAnswer, type CommandRecord, commandAnswerSchema, subjects } from '../../common/machine-commands.js';
+import {
+  type CommandAnswer,
+  type CommandRecord,
+  commandAnswerSchema,
+  subjects,
+} from '../../common/machine-commands.js';
 import { connectNats } from '../../common/nats.js';
 import { FleetRegistry } from '../../common/registry.js';
 import { TOPICS } from '../../common/topics.js';
@@ -27,7 +32,8 @@ export function paramsOf(pairs: string[]): Record<string, string> {
 /** The command object for `factory command <machineId> <TYPE> [--param k=v]`. */
 export function commandOf(type: string, params: Record<string, string>): Record<string, unknown> {
   const upper = type.toUpperCase();
-  if (upper === 'INJECT_FAULT') throw new StackError('Use "factory inject <machineId> <fault>" to inject a fault.');
+  if (upper === 'INJECT_FAULT')
+    throw new StackError('Use "factory inject <machineId> <fault>" to inject a fault.');
   if (!(COMMAND_TYPES as readonly string[]).includes(upper)) {
     throw new StackError(
       `Unknown command "${type}"; expected one of ${COMMAND_TYPES.filter((t) => t !== 'INJECT_FAULT').join(', ')}.`,
@@ -62,7 +68,8 @@ export async function sendCommand(
       throw new StackError('The fleet registry does not exist yet: run "factory up" first.');
     });
     const machine = (await registry.machines()).get(machineId);
-    if (!machine) throw new StackError(`No machine ${machineId} in the fleet registry (see "factory status").`);
+    if (!machine)
+      throw new StackError(`No machine ${machineId} in the fleet registry (see "factory status").`);
     if (machine.retiredAt !== null) throw new StackError(`Machine ${machineId} was retired from the fleet.`);
     const record: CommandRecord = {
       v: 1,

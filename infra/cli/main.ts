@@ -144,7 +144,11 @@ const commands: Record<string, Command> = {
     summary: "inject a fault into a machine (through its owner's command path) and print the answer",
     usage: 'inject <machineId> <fault> [--param k=v ...]',
     options: {
-      param: { type: 'string', multiple: true, help: 'a fault parameter, for example extraC=60 or field=temperature' },
+      param: {
+        type: 'string',
+        multiple: true,
+        help: 'a fault parameter, for example extraC=60 or field=temperature',
+      },
       by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
       timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
     },
@@ -156,10 +160,15 @@ const commands: Record<string, Command> = {
     },
   },
   command: {
-    summary: 'send a command (START, STOP, SET_SPEED, START_MAINTENANCE, …) to a machine and print the answer',
+    summary:
+      'send a command (START, STOP, SET_SPEED, START_MAINTENANCE, …) to a machine and print the answer',
     usage: 'command <machineId> <command> [--param k=v ...]',
     options: {
-      param: { type: 'string', multiple: true, help: 'a command field, for example rpm=900 or ticketId=T-17' },
+      param: {
+        type: 'string',
+        multiple: true,
+        help: 'a command field, for example rpm=900 or ticketId=T-17',
+      },
       by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
       timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
     },
@@ -171,10 +180,14 @@ const commands: Record<string, Command> = {
     },
   },
   verify: {
-    summary: 'end-to-end loss check of every registered machine against Kafka and InfluxDB; exit 1 on failure',
+    summary:
+      'end-to-end loss check of every registered machine against Kafka and InfluxDB; exit 1 on failure',
     usage: 'verify [--wait S] [--since 15m] [--json]',
     options: {
-      since: { type: 'string', help: 'check only the last window, for example 90s, 15m, 2h, 7d (default: all)' },
+      since: {
+        type: 'string',
+        help: 'check only the last window, for example 90s, 15m, 2h, 7d (default: all)',
+      },
       wait: {
         type: 'string',
         help: 'seconds to let storage catch up before calling a reading lost (default 30)',

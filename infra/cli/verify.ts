@@ -108,18 +108,39 @@ export async function verify(
   const t = report.totals;
   out.line(
     table([
-      ['MACHINES', 'PUBLISHED', 'STORED', 'LOST', 'FAILOVER GAPS', 'DUPLICATES', 'OUT OF ORDER', 'CONFLICTING', 'UNHOSTED'],
-      [t.machines, t.published, t.stored, t.lost, t.gaps, t.duplicates, t.outOfOrder, t.conflicting, t.unhosted].map(
-        String,
-      ),
+      [
+        'MACHINES',
+        'PUBLISHED',
+        'STORED',
+        'LOST',
+        'FAILOVER GAPS',
+        'DUPLICATES',
+        'OUT OF ORDER',
+        'CONFLICTING',
+        'UNHOSTED',
+      ],
+      [
+        t.machines,
+        t.published,
+        t.stored,
+        t.lost,
+        t.gaps,
+        t.duplicates,
+        t.outOfOrder,
+        t.conflicting,
+        t.unhosted,
+      ].map(String),
     ]),
   );
   const problems: string[] = [];
   for (const m of report.machines) {
     if (m.lost.length) problems.push(`  ${m.machineId}: lost ${shown(m.lost)}`);
     if (m.conflicting.length)
-      problems.push(`  ${m.machineId}: conflicting duplicate (same seq, different content) at ${shown(m.conflicting)}`);
-    if (m.unreserved.length) problems.push(`  ${m.machineId}: seq ${shown(m.unreserved)} was never reserved by an owner`);
+      problems.push(
+        `  ${m.machineId}: conflicting duplicate (same seq, different content) at ${shown(m.conflicting)}`,
+      );
+    if (m.unreserved.length)
+      problems.push(`  ${m.machineId}: seq ${shown(m.unreserved)} was never reserved by an owner`);
     if (m.unhosted) problems.push(`  ${m.machineId}: ${m.unhosted}`);
   }
   for (const p of problems.slice(0, 20)) out.line(p);

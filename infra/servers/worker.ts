@@ -1,5 +1,11 @@
 import { type Address, type Config, formatAddress } from '../../common/config.js';
-import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
+import {
+  type Component,
+  type ComponentContext,
+  NotCuredByRestart,
+  projectProcess,
+  withTimeout,
+} from './component.js';
 import { type Healthz, perSecond } from './pipeline.js';
 
 /** Where worker n serves /metrics and /healthz: from the metrics base + 41. */
@@ -27,7 +33,10 @@ export function worker(ctx: ComponentContext, n: number): Component {
   const metrics = workerMetricsAddress(config, n);
   const healthz = async () => {
     const body = await readWorkerHealthz(config, n);
-    if (!body.ok) throw new Error(body.detail ?? `${id} reports unhealthy`);
+    if (!body.ok) {
+      const reason = body.detail ?? `${id} reports unhealthy`;
+      throw body.restartable === false ? new NotCuredByRestart(reason) : new Error(reason);
+    }
     return body;
   };
   return {
@@ -35,7 +44,8 @@ export function worker(ctx: ComponentContext, n: number): Component {
     address: `http://${formatAddress(metrics)}/metrics`,
     binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
     async prepare() {},
-    spawn: () => projectProcess(config, 'workers/main.ts', ['--id', id, '--metrics-addr', formatAddress(metrics)]),
+    spawn: () =>
+      projectProcess(config, 'workers/main.ts', ['--id', id, '--metrics-addr', formatAddress(metrics)]),
     ping: async () => void (await healthz()),
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();

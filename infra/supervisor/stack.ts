@@ -470,7 +470,8 @@ export async function scale(config: Config, out: Output, workers: number): Promi
     const previous = readPlan(config);
     const ctx = context(config);
     const anyServer = servers(config).some((c) => running(config, c));
-    if (!anyServer) throw new StackError(`The stack is not running; start it with "factory up --workers ${workers}".`);
+    if (!anyServer)
+      throw new StackError(`The stack is not running; start it with "factory up --workers ${workers}".`);
     const plan = { ...previous, workers };
     const surplus = surplusWorkers(config, plan);
     writePlan(config, plan);
@@ -498,9 +499,12 @@ async function stopComponents(config: Config, group: Component[], out: Output, k
       const t0 = Date.now();
       const how = await stopProcess(record, config.stopTimeoutMs);
       removePidFile(pidFile);
-      if (how === 'stopped') out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
+      if (how === 'stopped')
+        out.line(`✓ ${c.name} stopped (pid ${record.pid}) in ${seconds(Date.now() - t0)}`);
       if (how === 'killed') {
-        out.line(`! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`);
+        out.line(
+          `! ${c.name} (pid ${record.pid}) ignored TERM for ${seconds(config.stopTimeoutMs)} and was killed`,
+        );
       }
     }),
   );

@@ -14,7 +14,7 @@ import { pipelineKafka } from '../../pipeline/kafka.js';
 import { factory, keeperPaused, testConfig } from './stack-env.js';
 
 /**
- * The broker is the one server every reading passes through twice (gateway → broker → bridge).
+ * The broker is the one server every reading passes through twice (worker → broker → bridge).
  * These tests run the suite's stack with 1,000 machines, crash the broker in three ways, three
  * rounds in a row, and let the keeper (not the test) bring it back: every published reading
  * must be stored. Then flow-based health and the keeper's restarts of pipeline processes.
@@ -200,11 +200,11 @@ describe('health that means flow', () => {
     }
   });
 
-  it('status shows a rate beside every pipeline process and gateway', async () => {
+  it('status shows a rate beside every pipeline process and worker', async () => {
     const r = await factory(['status', '--json']);
     const rows = JSON.parse(r.stdout) as { name: string; healthy: boolean; rate: string }[];
-    for (const row of rows.filter((x) => /^(bridge|writer|gateway)-/.test(x.name))) {
-      expect(row.rate, row.name).toMatch(/\d+ (received|written|published)\/s/);
+    for (const row of rows.filter((x) => /^(bridge|writer|worker)-/.test(x.name))) {
+      expect(row.rate, row.name).toMatch(/\d+ (received|written|emitted)\/s/);
       const first = Number(/(\d+)/.exec(row.rate)?.[1]);
       expect(first, `${row.name}: ${row.rate}`).toBeGreaterThan(0); // 1,000 machines stream through each
     }
@@ -212,8 +212,8 @@ describe('health that means flow', () => {
 });
 
 describe('the keeper', () => {
-  it('restarts a SIGKILLed writer, bridge and gateway without anyone calling up', async () => {
-    const victims = ['writer-1', 'bridge-2', 'gateway-plant-1-line-1'];
+  it('restarts a SIGKILLed writer, bridge and worker without anyone calling up', async () => {
+    const victims = ['writer-1', 'bridge-2', 'worker-1'];
     const before = new Map(victims.map((v) => [v, pidOf(v)!]));
     const t0 = Date.now();
     for (const record of before.values()) process.kill(record.pid, 'SIGKILL');
@@ -235,6 +235,6 @@ describe('the keeper', () => {
     for (const v of victims) expect(restarts.find((r) => r.name === v)?.why, v).toMatch(/not running/);
     process.stdout.write(`[broker-crash] keeper replaced ${victims.join(', ')} in ${Date.now() - t0} ms\n`);
     expect(await flowing(2_000, 30_000)).toBe(true);
-    await verifyNoLoss('after the keeper restarted writer, bridge and gateway');
+    await verifyNoLoss('after the keeper restarted writer, bridge and worker');
   }, 300_000);
 });

@@ -56,21 +56,20 @@ describe('factory up / status / down', () => {
     expect(rows.map((r) => r.name).sort()).toEqual([
       'bridge-1',
       'bridge-2',
-      'gateway-plant-1-line-1',
-      'gateway-plant-1-line-2',
       'influxdb',
       'kafka',
       'keeper',
       'mosquitto',
       'nats',
       'temporal',
+      'worker-1',
+      'worker-2',
       'writer-1',
     ]);
     for (const r of rows) {
       expect(r).toMatchObject({ healthy: true });
       expect(r.pid).toBeGreaterThan(0);
-      if (!r.name.startsWith('gateway-') && r.name !== 'keeper')
-        expect(r.address).toMatch(/127\.0\.0\.1:\d+/);
+      if (r.name !== 'keeper') expect(r.address).toMatch(/127\.0\.0\.1:\d+/);
       expect(r.detail).not.toBe('');
     }
   });
@@ -79,7 +78,7 @@ describe('factory up / status / down', () => {
     const before = (await statusJson()).rows.map((r) => r.pid);
     const r = await factory(['up']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/already running/);
+    expect(r.stdout).toMatch(/is running and every component is healthy/);
     expect((await statusJson()).rows.map((r) => r.pid)).toEqual(before);
   });
 
@@ -93,11 +92,12 @@ describe('factory up / status / down', () => {
     });
     expect(broken.code).toBe(1);
     expect(broken.rows.find((r) => r.name === 'mosquitto')).toMatchObject({ healthy: false, pid: null });
-    // The other servers stay healthy; gateways and bridges lose their broker and say so.
+    // The other servers stay healthy; bridges lose their broker and say so at once (workers
+    // after 5 s, spooling meanwhile).
     const byName = new Map(broken.rows.map((r) => [r.name, r]));
     for (const name of ['nats', 'kafka', 'influxdb', 'temporal', 'writer-1'])
       expect(byName.get(name)?.healthy).toBe(true);
-    for (const name of ['gateway-plant-1-line-1', 'bridge-1']) expect(byName.get(name)?.healthy).toBe(false);
+    expect(byName.get('bridge-1')?.healthy).toBe(false);
 
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/mosquitto started/);

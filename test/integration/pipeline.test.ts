@@ -1,80 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, describe, expect, it } from 'vitest';
-import { deriveFleet, loadFleet } from '../../actors/index.js';
+import { describe, expect, it } from 'vitest';
 import { formatAddress, paths } from '../../common/config.js';
 import { readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { TOPICS } from '../../common/topics.js';
-import { Gateway } from '../../firmware/gateway.js';
 import { readHealthz } from '../../infra/servers/pipeline.js';
 import { readPidFile, stopProcess, waitFor } from '../../infra/supervisor/process.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
-import { verifyLoss } from '../../pipeline/verify.js';
-import { factory, gatewayConfirm, keeperPaused, testConfig } from './stack-env.js';
+import { type Expectation, verifyLoss } from '../../pipeline/verify.js';
+import { factory, keeperPaused, testConfig } from './stack-env.js';
+import { startRig } from './test-rig.js';
 
 const config = testConfig();
 const url = `mqtt://${formatAddress(config.mqtt)}`;
-const scratch = mkdtempSync(join(tmpdir(), 'pipeline-test-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+/** This run's machine ids are its own: a rerun against the same stack starts every seq at 1. */
+const run = randomUUID().slice(0, 4);
 const influx = pipelineInflux(config);
 const kafka = pipelineKafka(config, 'pipeline-test', silentLogger);
 
-/**
- * An in-process gateway for plant-1/line-1 streaming `count` machines every 100 ms, with ids
- * of this test's own (`prefix`-0001…) so nothing else in the suite's stack publishes them.
- */
-function stream(prefix: string, count: number) {
-  const fleet = loadFleet();
-  if (!fleet.ok) throw new Error(fleet.reason);
-  const machines = deriveFleet(fleet.fleet, { machines: count * 2 })
-    .machines.filter((m) => m.line === 'line-1')
-    .slice(0, count)
-    .map((m) => ({ ...m, machineId: m.machineId.replace('M-', `${prefix}-`) }));
-  const gateway = new Gateway({
-    gatewayId: `gw-test-${prefix}`,
-    site: 'plant-1',
-    line: 'line-1',
-    machines,
-    tickMs: 100,
-    snapshotFile: join(scratch, prefix, 'snapshots.json'),
-    snapshotEveryMs: 60_000,
-    log: silentLogger,
-    publisher: {
-      url,
-      ...readCredentials(config).mqttGateways['plant-1/line-1']!,
-      spool: { dir: join(scratch, prefix, 'spool'), maxBytes: 64 << 20, segmentBytes: 64 << 10 },
-      maxInflight: 100,
-      maxMemory: 5_000,
-      backoffMinMs: 100,
-      backoffMaxMs: 2_000,
-      confirm: gatewayConfirm,
-    },
-  });
-  gateway.start();
-  const published = () => Object.values(gateway.lastSeqs()).reduce((a, b) => a + b, 0);
-  return {
-    machines,
-    /** Waits until `n` more readings were published. */
-    async runFor(n: number) {
-      const target = published() + n;
-      expect(await waitFor(() => published() >= target, 60_000)).toBe(true);
-    },
-    /** Stops the gateway (delivering what it holds) and returns each machine's last seq. */
-    async finish(): Promise<Map<string, number>> {
-      await gateway.stop(20_000);
-      expect(gateway.publisher.stats.dropped).toBe(0);
-      return new Map(Object.entries(gateway.lastSeqs()));
-    },
-  };
-}
+/** A rig of `count` external machines on plant-1/line-1 streaming every 100 ms. */
+const stream = (prefix: string, count: number) => startRig(config, { prefix: `${prefix}${run}`, count });
 
-async function expectNoLoss(published: Map<string, number>, label: string) {
-  const report = await verifyLoss({ influx, kafka, published, waitMs: 120_000 });
+async function expectNoLoss(expected: Map<string, Expectation>, label: string) {
+  const report = await verifyLoss({ influx, kafka, expected, waitMs: 120_000 });
   const lost = report.machines
     .filter((m) => m.lost.length > 0)
     .map((m) => `${m.machineId}: ${JSON.stringify(m.lost)}`);
@@ -90,17 +40,6 @@ async function counters(role: 'bridge' | 'writer', n: number): Promise<Record<st
 
 const pidOf = (name: string) => readPidFile(paths(config).pid(name))!;
 
-/** Waits until `factory status` calls the component healthy. */
-async function waitHealthy(name: string) {
-  const healthy = async () => {
-    const r = await factory(['status', '--json']);
-    return (JSON.parse(r.stdout) as { name: string; healthy: boolean }[]).some(
-      (c) => c.name === name && c.healthy,
-    );
-  };
-  expect(await waitFor(healthy, 60_000, 1_000)).toBe(true);
-}
-
 async function restoreStack() {
   const r = await factory(['up']);
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -108,7 +47,7 @@ async function restoreStack() {
 
 describe('ingestion without loss, against the real servers', () => {
   it('stores every seq of 50 streaming machines in InfluxDB', async () => {
-    const s = stream('A', 50);
+    const s = await stream('A', 50);
     expect(s.machines).toHaveLength(50);
     await s.runFor(5_000);
     const report = await expectNoLoss(await s.finish(), '50 machines');
@@ -116,7 +55,7 @@ describe('ingestion without loss, against the real servers', () => {
   });
 
   it('loses nothing when a bridge is killed with SIGKILL mid-stream and restarted', async () => {
-    const s = stream('B', 20);
+    const s = await stream('B', 20);
     await s.runFor(1_000);
     const victim = pidOf('bridge-1');
     process.kill(victim.pid, 'SIGKILL');
@@ -128,7 +67,7 @@ describe('ingestion without loss, against the real servers', () => {
   });
 
   it('stops a bridge and the writer gracefully on SIGTERM mid-stream, finishing what they hold', async () => {
-    const s = stream('G', 20);
+    const s = await stream('G', 20);
     await s.runFor(1_000);
     const stops = await Promise.all([
       stopProcess(pidOf('bridge-2'), 25_000),
@@ -142,7 +81,7 @@ describe('ingestion without loss, against the real servers', () => {
   });
 
   it('loses nothing while InfluxDB is stopped for 15 s mid-stream', async () => {
-    const s = stream('C', 20);
+    const s = await stream('C', 20);
     await s.runFor(1_000);
     const retriedBefore = (await counters('writer', 1)).retried ?? 0;
     await keeperPaused(async () => {
@@ -157,7 +96,7 @@ describe('ingestion without loss, against the real servers', () => {
   });
 
   it('loses nothing when Kafka is stopped and restarted mid-stream', async () => {
-    const s = stream('D', 20);
+    const s = await stream('D', 20);
     await s.runFor(1_000);
     await keeperPaused(async () => {
       await stopProcess(pidOf('kafka'), 30_000);
@@ -168,56 +107,8 @@ describe('ingestion without loss, against the real servers', () => {
     await expectNoLoss(await s.finish(), 'Kafka restarted');
   });
 
-  it('a gateway killed with SIGKILL resumes under a new epoch; verify tells its gap from loss', async () => {
-    const gw = 'gateway-plant-1-line-2';
-    await waitHealthy(gw);
-    await new Promise((r) => setTimeout(r, 6_000)); // past a periodic snapshot, then a few more ticks
-    process.kill(pidOf(gw).pid, 'SIGKILL');
-    await restoreStack();
-    await new Promise((r) => setTimeout(r, 3_000)); // the new process publishes its status and readings
-    const r = await factory(['verify', '--json', '--wait', '60']);
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as {
-      totals: { lost: number; gaps: number };
-      machines: { machineId: string; failoverGaps: [number, number][] }[];
-    };
-    expect(report.totals.lost).toBe(0);
-    const line2 = report.machines.filter((m) =>
-      ['M-0006', 'M-0007', 'M-0008', 'M-0009', 'M-0010'].includes(m.machineId),
-    );
-    expect(line2).toHaveLength(5);
-    for (const m of line2) expect(m.failoverGaps.length, m.machineId).toBeGreaterThan(0);
-  });
-
-  it('verify exits 1 and names the missing range when readings are not stored', async () => {
-    const creds = readCredentials(config).mqttGateways['plant-1/line-1']!;
-    const id = `L-${randomUUID().slice(0, 6)}`;
-    const s = stream('L', 1);
-    await s.runFor(30);
-    const published = await s.finish();
-    await expectNoLoss(published, 'before the fake claim');
-    const seq = [...published.values()][0]!;
-    const fakeMachine = [...published.keys()][0]!;
-    // A status claiming ten more readings than were ever published: those ten are "lost".
-    const client = await mqtt.connectAsync(url, { ...creds, protocolVersion: 5 });
-    const topic = `factory/plant-1/line-1/status/${id}`;
-    await client.publishAsync(topic, JSON.stringify({ online: false, seqs: { [fakeMachine]: seq + 10 } }), {
-      qos: 1,
-      retain: true,
-    });
-    try {
-      const r = await factory(['verify', '--wait', '2']);
-      expect(r.code).toBe(1);
-      expect(r.stdout).toContain(`${fakeMachine}: lost ${seq + 1}-${seq + 10}`);
-      expect(r.stdout).toMatch(/LOSS: 10 readings of 1 machine are not stored/);
-    } finally {
-      await client.publishAsync(topic, '', { qos: 1, retain: true }); // clears the retained claim
-      await client.endAsync();
-    }
-  });
-
   it('dead-letters a corpus of malformed payloads with reasons, and stores the valid stream beside it', async () => {
-    const s = stream('E', 10);
+    const s = await stream('E', 10);
     await s.runFor(200);
     const now = Date.now();
     const good = {
@@ -235,7 +126,7 @@ describe('ingestion without loss, against the real servers', () => {
       goodCount: 9,
       oee: 0.8,
     };
-    const run = randomUUID().slice(0, 6);
+    const tag = randomUUID().slice(0, 6);
     const corpus: [string, string | Buffer, RegExp][] = [
       ['not-json', '{"v":1,', /not JSON/],
       ['nan', JSON.stringify(good).replace('"temperatureC":40', '"temperatureC":NaN'), /not JSON/],
@@ -248,7 +139,7 @@ describe('ingestion without loss, against the real servers', () => {
       ['future', JSON.stringify({ ...good, ts: now + 3600 * 1000 }), /in the future/],
       ['mismatch', JSON.stringify({ ...good, machineId: 'E-9999' }), /does not match/],
     ];
-    const ids = corpus.map(([name]) => `X-${run}-${name}`);
+    const ids = corpus.map(([name]) => `X-${tag}-${name}`);
     const gw = await mqtt.connectAsync(url, {
       ...readCredentials(config).mqttGateways['plant-1/line-1']!,
       protocolVersion: 5,
@@ -265,7 +156,7 @@ describe('ingestion without loss, against the real servers', () => {
     await s.runFor(200);
 
     const found = new Map<string, { reason: string; raw: Buffer }>();
-    const consumer = kafka.consumer({ groupId: `dlq-test-${run}` });
+    const consumer = kafka.consumer({ groupId: `dlq-test-${tag}` });
     await consumer.connect();
     await consumer.subscribe({ topic: TOPICS.telemetryDlq, fromBeginning: true });
     await consumer.run({

@@ -146,8 +146,16 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+/** Commands this module produced: already parsed, so the model need not parse them again. */
+const parsedCommands = new WeakSet<object>();
+
+/** Whether `event` is a command `parseCommand` produced (and so needs no second parse). */
+export const isParsedCommand = (event: unknown): event is Command =>
+  typeof event === 'object' && event !== null && parsedCommands.has(event);
+
 /** Parses an untrusted command. Never throws; the reason names the field and what was expected. */
 export function parseCommand(input: unknown): ParsedCommand {
+  if (isParsedCommand(input)) return { ok: true, command: input };
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     return { ok: false, command: 'unknown', reason: 'a command must be an object with a "type"' };
   const type = (input as { type?: unknown }).type;
@@ -169,5 +177,6 @@ export function parseCommand(input: unknown): ParsedCommand {
   const parsed = SCHEMAS[type as CommandType].safeParse(input);
   if (!parsed.success)
     return { ok: false, command: type, reason: `${type}: ${describeIssues(parsed.error)}` };
+  parsedCommands.add(parsed.data);
   return { ok: true, command: parsed.data as Command };
 }

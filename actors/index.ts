@@ -26,6 +26,7 @@ export {
   type Fleet,
   type FleetMachine,
   fleetSchema,
+  fleetTypes,
   loadFleet,
   machineIdOf,
   parseFleet,
@@ -39,6 +40,7 @@ export {
   type MachineModel,
   type MachineSnapshot,
   startMachineActor,
+  stopMachineActor,
 } from './machine.js';
 export { stationaryDistribution, transitionMatrix } from './markov.js';
 export {

@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, fromCallback } from 'xstate';
 import { commandSchema, FAULT_KINDS } from './commands.js';
 import { commandInPlace, createHeadless, runTicks } from './headless.js';
-import { applyCommand, createMachineModel, type MachineActor, startMachineActor } from './machine.js';
+import {
+  applyCommand,
+  createMachineModel,
+  type MachineActor,
+  startMachineActor,
+  stopMachineActor,
+} from './machine.js';
 import type { MachineEvent } from './model.js';
 import { DEFAULT_PARAMS, MACHINE_STATES } from './params.js';
 import { uniform } from './random.js';
@@ -21,9 +27,6 @@ function drive(actor: MachineActor, ticks: number, script: Record<number, unknow
     const ctx = actor.getSnapshot().context;
     actor.send({ type: 'TICK', ts: ctx.ts + 1000 });
     const snap = actor.getSnapshot();
-    // The chart and the context never disagree about the state.
-    if (snap.value !== snap.context.state)
-      throw new Error(`chart ${snap.value} ≠ context ${snap.context.state}`);
     const t = telemetryOf(snap.context, IDS);
     if (t) lines.push(JSON.stringify(t));
   }
@@ -82,7 +85,7 @@ describe('persistence', () => {
     const ctx = restored.getSnapshot().context;
     expect(ctx.seq).toBe(uninterrupted.getSnapshot().context.seq);
     expect(ctx.rng).toBe(uninterrupted.getSnapshot().context.rng);
-    expect(restored.getSnapshot().value).toBe(uninterrupted.getSnapshot().value);
+    expect(restored.getSnapshot().context.state).toBe(uninterrupted.getSnapshot().context.state);
 
     const later: Record<number, unknown> = {};
     for (const [k, v] of Object.entries(SCRIPT)) if (Number(k) >= 2500) later[Number(k) - 2500] = v;
@@ -96,9 +99,9 @@ describe('persistence', () => {
     const a = startMachineActor(model, { input: { seed: 3, ts: T0 } });
     drive(a, 50, { 10: { type: 'START_MAINTENANCE', ticketId: 'T-7' } });
     const b = startMachineActor(model, { snapshot: JSON.parse(JSON.stringify(a.getPersistedSnapshot())) });
-    expect(b.getSnapshot().value).toBe('MAINTENANCE');
+    expect(b.getSnapshot().context.state).toBe('MAINTENANCE');
     expect(applyCommand(b, { type: 'COMPLETE_MAINTENANCE', ticketId: 'T-7' })).toEqual({ ok: true });
-    expect(b.getSnapshot().value).toBe('RUNNING');
+    expect(b.getSnapshot().context.state).toBe('RUNNING');
   });
 });
 
@@ -137,7 +140,7 @@ describe('commands', () => {
       expect(result.ok === false && result.reason).toMatch(reason);
       const after = actor.getSnapshot();
       expect(after.status).toBe('active');
-      expect(after.value).toBe(before.value);
+      expect(after.context.state).toBe(before.context.state);
       expect(after.context.lastRejection).toMatchObject({ ts: before.context.ts });
       expect(after.context.lastRejection?.reason).toMatch(reason);
       expect(after.context.seq).toBe(before.context.seq);
@@ -155,7 +158,7 @@ describe('commands', () => {
     raw({ type: 'SET_SPEED' });
     expect(actor.getSnapshot().context.lastRejection).toMatchObject({ command: 'SET_SPEED' });
     raw({ type: 'STOP', extra: 1 });
-    expect(actor.getSnapshot().value).toBe('IDLE');
+    expect(actor.getSnapshot().context.state).toBe('IDLE');
     raw({ type: 'RESUME', epoch: 0, seqSkip: 5 });
     expect(actor.getSnapshot().context.lastRejection?.reason).toMatch(/epoch above the current 0/);
     raw({ type: 'NOPE' });
@@ -207,7 +210,7 @@ describe('commands', () => {
       drive(actor, 1);
       expect(actor.getSnapshot().status).toBe('active');
     }
-    expect(MACHINE_STATES).toContain(actor.getSnapshot().value);
+    expect(MACHINE_STATES).toContain(actor.getSnapshot().context.state);
   });
 
   it('holds a ticketed MAINTENANCE until COMPLETE_MAINTENANCE with the right ticket', () => {
@@ -217,12 +220,12 @@ describe('commands', () => {
     const other = applyCommand(actor, { type: 'START_MAINTENANCE', ticketId: 'T-2' });
     expect(other.ok === false && other.reason).toMatch(/already in MAINTENANCE for ticket T-1/);
     drive(actor, 2000);
-    expect(actor.getSnapshot().value).toBe('MAINTENANCE');
+    expect(actor.getSnapshot().context.state).toBe('MAINTENANCE');
     const wrong = applyCommand(actor, { type: 'COMPLETE_MAINTENANCE', ticketId: 'T-2' });
     expect(wrong.ok === false && wrong.reason).toMatch(/held by ticket T-1/);
     expect(applyCommand(actor, { type: 'START' }).ok).toBe(false);
     expect(applyCommand(actor, { type: 'COMPLETE_MAINTENANCE', ticketId: 'T-1' })).toEqual({ ok: true });
-    expect(actor.getSnapshot().value).toBe('RUNNING');
+    expect(actor.getSnapshot().context.state).toBe('RUNNING');
     expect(actor.getSnapshot().context.ticketId).toBeNull();
   });
 
@@ -230,10 +233,10 @@ describe('commands', () => {
     const actor = fresh(6);
     expect(applyCommand(actor, { type: 'STOP' })).toEqual({ ok: true });
     drive(actor, 1000);
-    expect(actor.getSnapshot().value).toBe('IDLE');
+    expect(actor.getSnapshot().context.state).toBe('IDLE');
     expect(actor.getSnapshot().context.speedRpm).toBe(0);
     expect(applyCommand(actor, { type: 'START' })).toEqual({ ok: true });
-    expect(actor.getSnapshot().value).toBe('RUNNING');
+    expect(actor.getSnapshot().context.state).toBe('RUNNING');
   });
 
   it('emits no telemetry for a command, and RESUME skips seq numbers', () => {
@@ -302,5 +305,28 @@ describe('telemetry', () => {
     expect(t).toMatchObject({ v: 1, ...IDS, ts: T0 + 1000, seq: 1, state: 'RUNNING' });
     expect(Math.round(t.temperatureC * 100)).toBe(t.temperatureC * 100);
     expect(Math.round(t.oee * 1000)).toBe(Math.round(t.oee * 1000));
+  });
+});
+
+describe('hosting', () => {
+  it('actors of one host share its system, and each can be stopped alone', () => {
+    const root = createActor(fromCallback(() => () => {})).start();
+    const [a, b] = [1, 2].map((seed) =>
+      startMachineActor(model, { input: { seed, ts: T0 } }, { parent: root }),
+    );
+    expect(a!.system).toBe(b!.system);
+    stopMachineActor(a!);
+    a!.send({ type: 'TICK', ts: T0 + 1000 });
+    expect(a!.getSnapshot().context.seq).toBe(0);
+    b!.send({ type: 'TICK', ts: T0 + 1000 });
+    expect(b!.getSnapshot().context.seq).toBe(1);
+  });
+
+  it('restores from saved domain state as exactly as from a persisted snapshot', () => {
+    const a = startMachineActor(model, { input: { seed: 5, ts: T0 } });
+    drive(a, 500, SCRIPT);
+    const context = JSON.parse(JSON.stringify(a.getSnapshot().context));
+    const b = startMachineActor(model, { context });
+    expect(drive(b, 200)).toEqual(drive(a, 200));
   });
 });

@@ -90,7 +90,8 @@ export class Region {
       block: opts.block,
       fenced: () => this.coordinator.fenced(),
       writesFenced: () => this.coordinator.writesFenced(),
-      workerAlive: (id) => Date.now() - (this.peers.get(id) ?? 0) < 3_000,
+      // Heartbeats come every second: two missed, and the worker is gone (the group session is 3 s).
+      workerAlive: (id) => Date.now() - (this.peers.get(id) ?? 0) < 2_000,
       handoffWaitMs: 3_000,
       settleWaitMs: 3_000,
       onStateChange: (e, from) => this.stateChanged(e, from),

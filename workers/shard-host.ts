@@ -10,6 +10,7 @@
  * records the skipped range as a gap in the same key. No clock is involved.
  */
 
+import { type AnyActorRef, createActor, fromCallback } from 'xstate';
 import {
   applyCommand,
   type CommandResult,
@@ -18,6 +19,7 @@ import {
   type MachineModel,
   type MachineState,
   startMachineActor,
+  stopMachineActor,
   telemetryOf,
 } from '../actors/index.js';
 import { isHosted, type RegisteredMachine } from '../actors/registry.js';
@@ -102,9 +104,12 @@ export class ShardMoved extends Error {
 
 export class ShardHost {
   private readonly entities = new Map<string, Entity>();
+  /** The region's own actor: every machine actor is its child and shares its actor system. */
+  private readonly root: AnyActorRef;
   /** Machines known from the registry, by id (retired ones too: they are never hosted). */
   private readonly machines = new Map<string, RegisteredMachine>();
   private readonly owned = new Set<number>();
+  private readonly permits = new Permits(32);
   /** Acquisitions in progress per machine (a re-acquisition after a stale copy was dropped). */
   private readonly acquisitions = new Map<string, Promise<void>>();
   /** Acquisitions in progress per shard: commands for a shard wait for it. */
@@ -126,6 +131,7 @@ export class ShardHost {
 
   constructor(private readonly opts: ShardHostOptions) {
     this.clock = opts.clock ?? Date.now;
+    this.root = createActor(fromCallback(() => () => {})).start();
     this.slots = Math.max(1, Math.round(opts.periodMs / SLOT_MS));
   }
 
@@ -206,7 +212,10 @@ export class ShardHost {
   private acquire(m: RegisteredMachine, shard: number): Promise<void> {
     const running = this.acquisitions.get(m.machineId);
     if (running) return running;
-    const p = this.takeOver(m, shard).finally(() => this.acquisitions.delete(m.machineId));
+    // At most 32 at once: a fleet grown by thousands arrives as thousands of registry updates.
+    const p = this.permits
+      .run(() => this.takeOver(m, shard))
+      .finally(() => this.acquisitions.delete(m.machineId));
     this.acquisitions.set(m.machineId, p);
     return p;
   }
@@ -245,10 +254,12 @@ export class ShardHost {
       // A saved state this model cannot read (another model version) starts afresh, but its seq
       // numbering never goes back.
       const actor = restored
-        ? startMachineActor(model, {
-            snapshot: model.resolveState({ value: restored.state, context: restored }),
-          })
-        : startMachineActor(model, { input: { seed: m.seed, ts: now, seq: prev?.seq ?? 0 } });
+        ? startMachineActor(model, { context: restored }, { parent: this.root })
+        : startMachineActor(
+            model,
+            { input: { seed: m.seed, ts: now, seq: prev?.seq ?? 0 } },
+            { parent: this.root },
+          );
       const before = actor.getSnapshot().context;
       let gaps = prev?.gaps ?? [];
       // Continue after a clean hand-off (the old owner stopped the machine and said where);
@@ -287,7 +298,7 @@ export class ShardHost {
           machine: m,
           shard,
           actor,
-          saved: entry,
+          saved: withoutContext(entry),
           revision: rev,
           writing: undefined,
           lastSavedAt: now,
@@ -314,7 +325,7 @@ export class ShardHost {
         }
         return;
       } catch (err) {
-        actor.stop();
+        stopMachineActor(actor);
         if (!isRevisionConflict(err)) throw err;
         // Someone wrote since we read (the old owner's last save, or a rival): read again.
       }
@@ -334,7 +345,7 @@ export class ShardHost {
       const ok = await this.save(e, { released: true });
       if (ok) this.counters.released++;
     }
-    e.actor.stop();
+    stopMachineActor(e.actor);
     this.opts.sink.forget(e.machine.machineId);
   }
 
@@ -395,7 +406,7 @@ export class ShardHost {
       };
       try {
         e.revision = await this.opts.store.write(entry, e.revision);
-        e.saved = entry;
+        e.saved = withoutContext(entry);
         e.lastSavedAt = entry.savedAt;
         this.counters.writes++;
         return true;
@@ -422,7 +433,7 @@ export class ShardHost {
   private lost(e: Entity) {
     if (this.entities.get(e.machine.machineId) !== e) return;
     this.entities.delete(e.machine.machineId);
-    e.actor.stop();
+    stopMachineActor(e.actor);
     this.opts.sink.forget(e.machine.machineId);
     this.counters.lost++;
     const again =
@@ -485,6 +496,12 @@ export class ShardHost {
   }
 }
 
+/**
+ * What an entity keeps of its last write: everything but the context, which lives in the actor.
+ * (Keeping the written context too would hold a second copy of every machine's state.)
+ */
+const withoutContext = (e: SnapshotEntry): SnapshotEntry => ({ ...e, context: {} });
+
 /** The domain context of a saved entry, migrated to this model version; undefined if unusable. */
 function restoreContext(entry: SnapshotEntry): MachineContext | undefined {
   if (entry.modelVersion !== MODEL_VERSION) return undefined;
@@ -493,6 +510,24 @@ function restoreContext(entry: SnapshotEntry): MachineContext | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A counting semaphore: at most `n` tasks run at once, the rest wait in order. */
+class Permits {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
 
 async function runLimited<T>(items: T[], limit: number, work: (t: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -4,8 +4,10 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../common/config.js';
 import { projectRoot } from '../../common/config.js';
+import type { HostBenchResult } from '../../workers/bench.js';
 import type { Output } from '../supervisor/output.js';
 import { benchPipeline, type PipelineBenchRequest, type PipelineBenchResult } from './bench-pipeline.js';
+import { benchFailover, type FailoverBenchResult } from './bench-workers.js';
 
 export interface BenchRequest {
   machines: number;
@@ -13,6 +15,8 @@ export interface BenchRequest {
   outDir: string;
   /** Also measure the running stack's ingestion capacity (needs `factory up`). */
   pipeline?: PipelineBenchRequest & { config: Config };
+  /** Also kill workers of the running stack and measure failover and rebalance. */
+  failover?: { config: Config; kills: number };
 }
 
 /** Runs a benchmark script in a fresh Node (with --expose-gc) and returns its JSON line. */
@@ -74,6 +78,13 @@ function pipelineLines(p: PipelineBenchResult): string[] {
   ];
 }
 
+function failoverLines(f: FailoverBenchResult): string[] {
+  return [
+    `  failover (SIGKILL of a worker → its machines publishing from new owners), ${f.kills.length} kills, ${n(f.failoverMs.samples)} machine moves: p50 ${n(f.failoverMs.p50)} ms, p90 ${n(f.failoverMs.p90)} ms, max ${n(f.failoverMs.max)} ms; p50 is ${n(f.ratioToSessionTimeout, 2)}× the ${n(f.sessionTimeoutMs)} ms group session`,
+    `  rebalance (${f.workers} → ${f.workers + 1} → ${f.workers} workers, ${n(f.machines)} machines): join settled in ${n(f.rebalance.joinMs)} ms, leave in ${n(f.rebalance.leaveMs)} ms, ${f.rebalance.gapsDuringRebalance} seq gaps`,
+  ];
+}
+
 const gitCommit = () =>
   spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).stdout.trim();
 
@@ -96,6 +107,15 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     headless: { ticksPerSecond: number; bytesPerMachine: number };
     simulatedWeekMs: { actor: number | null; headless: number };
   };
+  out.line(`Benchmarking a worker's shard host: memory per hosted machine over ${n(req.machines)} machines…`);
+  const host = (await runScript('workers/bench.ts', ['--machines', String(req.machines)])) as HostBenchResult;
+  let failover: FailoverBenchResult | undefined;
+  if (req.failover) {
+    out.line(
+      `Benchmarking failover: ${req.failover.kills} worker kills (SIGKILL) on the running stack, then a worker joining and leaving…`,
+    );
+    failover = await benchFailover(req.failover.config, req.failover.kills, out);
+  }
   let pipeline: PipelineBenchResult | undefined;
   if (req.pipeline) {
     const { config, ...load } = req.pipeline;
@@ -110,6 +130,8 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     commit: gitCommit(),
     host: { cores: cpus().length, cpu: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
     actors,
+    shardHost: host,
+    ...(failover ? { failover } : {}),
     ...(pipeline ? { pipeline } : {}),
   };
   mkdirSync(req.outDir, { recursive: true });
@@ -121,6 +143,8 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
       `  XState actors: ${Math.round(actors.ticksPerSecond).toLocaleString('en')} ticks/s on one core, ${Math.round(actors.bytesPerActor).toLocaleString('en')} bytes per actor`,
       `  headless step: ${Math.round(actors.headless.ticksPerSecond).toLocaleString('en')} ticks/s, ${Math.round(actors.headless.bytesPerMachine).toLocaleString('en')} bytes per machine`,
       `  one machine, simulated week: ${actors.simulatedWeekMs.actor ?? '-'} ms as an actor, ${actors.simulatedWeekMs.headless} ms headless`,
+      `  hosted by a worker: ${n(host.bytesPerHostedMachine)} bytes per machine (${n(host.ratioToBareActor * 100, 1)}% of a bare actor's ${n(host.bytesPerBareActor)}, measured alongside)`,
+      ...(failover ? failoverLines(failover) : []),
       ...(pipeline ? pipelineLines(pipeline) : []),
       `Results: ${file}`,
     ].join('\n'),

@@ -214,7 +214,7 @@ const commands: Record<string, Command> = {
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
     usage:
-      'bench [--machines N] [--seconds S] [--pipeline [--rate R] [--duration S] [--publishers P]] [--out DIR]',
+      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--out DIR]',
     options: {
       machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
       seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
@@ -231,6 +231,11 @@ const commands: Record<string, Command> = {
         type: 'string',
         help: `MQTT connections offering the pipeline load, 1-${MAX_BENCH_PUBLISHERS} (default 4)`,
       },
+      failover: {
+        type: 'boolean',
+        help: "also kill the running stack's workers (SIGKILL) and measure failover and rebalance (factory up first)",
+      },
+      kills: { type: 'string', help: 'worker kills for --failover (default 10)' },
       out: { type: 'string', help: 'where to write the JSON results (default reports/bench)' },
     },
     async run(config, { values }) {
@@ -257,7 +262,12 @@ const commands: Record<string, Command> = {
             machines: Math.max(500, Math.ceil(rate / 100)),
           }
         : undefined;
-      await bench({ machines, seconds, outDir, pipeline }, out);
+      if (!values.failover && values.kills !== undefined)
+        throw new UsageError('--kills applies to --failover.');
+      const failover = values.failover
+        ? { config, kills: wholeNumber('kills', values.kills, 10) }
+        : undefined;
+      await bench({ machines, seconds, outDir, pipeline, failover }, out);
       return 0;
     },
   },

@@ -50,6 +50,8 @@ export interface PublisherOptions {
 
 export interface PublisherStats {
   connected: boolean;
+  /** How long it has been without a connection (0 while connected). */
+  disconnectedMs: number;
   published: number;
   acked: number;
   /** Messages the pipeline confirmed durable in Kafka. */
@@ -131,6 +133,8 @@ export class Publisher {
   };
   private readonly random: () => number;
   private readonly clock: () => number;
+  /** When the connection was last lost (or the publisher started, before its first connect). */
+  private disconnectedAt = Date.now();
 
   constructor(private readonly opts: PublisherOptions) {
     this.spool = new DiskSpool({
@@ -161,6 +165,7 @@ export class Publisher {
     const oldest = this.unconfirmed.values().next().value as Entry | undefined;
     return {
       connected: this.connected,
+      disconnectedMs: this.connected ? 0 : this.clock() - this.disconnectedAt,
       published: this.counters.published,
       acked: this.counters.acked,
       confirmed: this.counters.confirmed,
@@ -365,6 +370,7 @@ export class Publisher {
 
   private onConnectionLost(client: MqttClient) {
     const wasConnected = this.connected;
+    if (wasConnected) this.disconnectedAt = this.clock();
     this.connected = false;
     this.generation++; // late callbacks of this client are ignored from now on
     client.end(true);

@@ -54,7 +54,6 @@ export class Region {
   private stopRegistry: (() => void) | undefined;
   private joined = false;
   private lastEmitted = { at: Date.now(), count: 0 };
-  private disconnectedSince: number | undefined;
 
   constructor(private readonly opts: RegionOptions) {
     const { log } = opts;
@@ -155,12 +154,15 @@ export class Region {
    * telemetry leaving over MQTT. A lost broker is not cured by restarting the worker: it says so.
    */
   health(): { ok: boolean; detail: string; restartable?: boolean } {
+    const sink = this.sink.stats;
+    this.opts.metrics.set('mqttDisconnectedMs', sink.disconnectedMs);
     const c = this.host.counters;
     const now = Date.now();
     const flowing =
       this.host.size === 0 || c.emitted > this.lastEmitted.count || now - this.lastEmitted.at < 15_000;
     if (c.emitted > this.lastEmitted.count) this.lastEmitted = { at: now, count: c.emitted };
-    const fenced = this.coordinator.fenced();
+    // Out of touch with the group (a rebalance being applied is not a fence worth reporting).
+    const fenced = this.coordinator.writesFenced();
     const shards = this.host.ownedShards;
     const summary = `shards ${
       shards.length
@@ -172,11 +174,8 @@ export class Region {
     if (!this.joined) return { ok: false, detail: 'not yet a member of the worker group' };
     if (fenced) return { ok: false, detail: `fenced: no group heartbeat lately (${summary})` };
     if (!flowing) return { ok: false, detail: `no telemetry emitted for 15 s (${summary})` };
-    const sink = this.sink.stats;
-    if (sink.connected) this.disconnectedSince = undefined;
-    else this.disconnectedSince ??= now;
     // A line's connection is opened when its first machine arrives: a moment to connect.
-    if (this.disconnectedSince !== undefined && now - this.disconnectedSince > 5_000)
+    if (sink.disconnectedMs > 5_000)
       return {
         ok: false,
         restartable: false,

@@ -66,6 +66,7 @@ export class TelemetrySink implements TelemetryPort {
   get stats(): PublisherStats {
     const total: PublisherStats = {
       connected: true,
+      disconnectedMs: 0,
       published: 0,
       acked: 0,
       confirmed: 0,
@@ -83,6 +84,7 @@ export class TelemetrySink implements TelemetryPort {
       const s = p.stats;
       total.connected &&= s.connected;
       total.confirmLagMs = Math.max(total.confirmLagMs, s.confirmLagMs);
+      total.disconnectedMs = Math.max(total.disconnectedMs, s.disconnectedMs);
       for (const k of [
         'published',
         'acked',

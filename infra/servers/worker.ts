@@ -46,7 +46,12 @@ export function worker(ctx: ComponentContext, n: number): Component {
     async prepare() {},
     spawn: () =>
       projectProcess(config, 'workers/main.ts', ['--id', id, '--metrics-addr', formatAddress(metrics)]),
-    ping: async () => void (await healthz()),
+    // Stricter than health: `up` waits until the worker's MQTT connections are up again (after a
+    // broker restart they come back within their reconnect backoff, at most 10 s).
+    ping: async () => {
+      const body = await healthz();
+      if ((body.counters.mqttDisconnectedMs ?? 0) > 0) throw new Error('its MQTT connections are not up yet');
+    },
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();
       return {

@@ -103,7 +103,7 @@ describe('ShardHost', () => {
     expect(h.size).toBe(mine.length);
     await run(h, clock, 5);
     const seqs = sink.sent.filter((s) => s.machineId === mine[0]!.machineId).map((s) => s.seq);
-    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6]); // one at acquisition, then one a second
     expect(new Set(sink.sent.map((s) => s.machineId))).toEqual(new Set(mine.map((m) => m.machineId)));
   });
 
@@ -119,7 +119,7 @@ describe('ShardHost', () => {
       const saved = kv.data.get(m.machineId)!.value;
       const sent = sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq);
       expect(Math.max(...sent)).toBeLessThanOrEqual(saved.reservedUpTo);
-      expect(sent.length).toBe(60);
+      expect(sent.length).toBe(61);
     }
   });
 
@@ -168,7 +168,7 @@ describe('ShardHost', () => {
     await run(b, clock, 3);
     for (const m of fleet) {
       const seqs = sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq);
-      expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       expect(kv.data.get(m.machineId)!.value.gaps).toEqual([]);
     }
   });

@@ -306,6 +306,9 @@ export class ShardHost {
         };
         this.entities.set(m.machineId, entity);
         this.counters.acquired++;
+        // The first reading at once (the write just succeeded: the machine is ours), then in its
+        // slot: a machine that moved does not wait up to a period to be heard from again.
+        this.tick(entity, Math.max(now, this.clock()));
         if (!clean) {
           this.counters.gaps++;
           this.opts.sink.event(
@@ -365,24 +368,25 @@ export class ShardHost {
   }
 
   private tickSlot(slot: number, now: number) {
-    for (const e of this.entities.values()) {
-      if (e.slot !== slot) continue;
-      const ctx = e.actor.getSnapshot().context;
-      const from = ctx.state;
-      const canEmit = ctx.seq < e.saved.reservedUpTo;
-      e.actor.send({ type: 'TICK', ts: now, emit: canEmit });
-      this.counters.ticks++;
-      if (!canEmit) this.counters.held++;
-      const after = e.actor.getSnapshot().context;
-      const t = telemetryOf(after, e.machine);
-      if (t) {
-        this.opts.sink.telemetry(e.machine, JSON.stringify(t), t.seq);
-        this.counters.emitted++;
-      }
-      if (after.state !== from) this.opts.onStateChange?.(e, from);
-      const reserveLow = e.saved.reservedUpTo - after.seq < this.opts.block / 2;
-      if ((reserveLow || now - e.lastSavedAt >= this.opts.snapshotEveryMs) && !e.writing) void this.save(e);
+    for (const e of this.entities.values()) if (e.slot === slot) this.tick(e, now);
+  }
+
+  private tick(e: Entity, now: number) {
+    const ctx = e.actor.getSnapshot().context;
+    const from = ctx.state;
+    const canEmit = ctx.seq < e.saved.reservedUpTo;
+    e.actor.send({ type: 'TICK', ts: now, emit: canEmit });
+    this.counters.ticks++;
+    if (!canEmit) this.counters.held++;
+    const after = e.actor.getSnapshot().context;
+    const t = telemetryOf(after, e.machine);
+    if (t) {
+      this.opts.sink.telemetry(e.machine, JSON.stringify(t), t.seq);
+      this.counters.emitted++;
     }
+    if (after.state !== from) this.opts.onStateChange?.(e, from);
+    const reserveLow = e.saved.reservedUpTo - after.seq < this.opts.block / 2;
+    if ((reserveLow || now - e.lastSavedAt >= this.opts.snapshotEveryMs) && !e.writing) void this.save(e);
   }
 
   /**

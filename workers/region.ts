@@ -135,6 +135,7 @@ export class Region {
       setInterval(() => this.host.tickDue(), 50),
       setInterval(() => this.heartbeat(), HEARTBEAT_MS),
       setInterval(() => this.sink.publishStatus(), 5_000),
+      setInterval(() => void this.host.reconcile(), 5_000),
     );
   }
 

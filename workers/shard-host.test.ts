@@ -225,6 +225,21 @@ describe('ShardHost', () => {
     }
   });
 
+  it('machines whose acquisition a fence cut short are taken on later', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const fenced = { on: true };
+    const h = host('w1', kv, sink, clock, fenced);
+    for (const m of fleet) await h.registered(m);
+    await h.assign(all); // fenced throughout: nothing may be written, so nothing is taken on
+    expect(h.size).toBe(0);
+    fenced.on = false;
+    expect(await h.reconcile()).toBe(fleet.length);
+    expect(h.size).toBe(fleet.length);
+    expect(await h.reconcile()).toBe(0);
+  });
+
   it('a fenced worker neither ticks nor writes', async () => {
     const kv = new FakeKv();
     const sink = new FakeSink();

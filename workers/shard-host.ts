@@ -109,6 +109,7 @@ export class ShardHost {
   /** Machines known from the registry, by id (retired ones too: they are never hosted). */
   private readonly machines = new Map<string, RegisteredMachine>();
   private readonly owned = new Set<number>();
+  private readonly shards = new Map<string, number>();
   private readonly permits = new Permits(32);
   /** Acquisitions in progress per machine (a re-acquisition after a stale copy was dropped). */
   private readonly acquisitions = new Map<string, Promise<void>>();
@@ -148,7 +149,12 @@ export class ShardHost {
   }
 
   shardOf(machineId: string): number {
-    return partitionOf(machineId, this.opts.shards);
+    let s = this.shards.get(machineId);
+    if (s === undefined) {
+      s = partitionOf(machineId, this.opts.shards);
+      this.shards.set(machineId, s);
+    }
+    return s;
   }
 
   /** A machine added, retired or revived in the registry. */
@@ -184,19 +190,45 @@ export class ShardHost {
       });
     }
     for (const s of came) this.owned.add(s);
-    for (const s of came) {
-      const machines = [...this.machines.values()].filter(
-        (m) => isHosted(m) && this.shardOf(m.machineId) === s,
-      );
-      const work = runLimited(machines, 32, (m) => this.acquire(m, s)).then(() => undefined);
+    // Every owned shard, not only the new ones: a machine whose acquisition was cut short (a
+    // fence in the middle of it) is taken on now.
+    for (const s of this.owned) {
+      const missing = this.missingIn(s);
+      if (missing.length === 0) continue;
+      const work = runLimited(missing, 32, (m) => this.acquire(m, s)).then(() => undefined);
       this.acquiring.set(s, work);
       void work.finally(() => {
         if (this.acquiring.get(s) === work) this.acquiring.delete(s);
       });
     }
-    await Promise.all(came.map((s) => this.acquiring.get(s)));
+    await Promise.all([...this.owned].map((s) => this.acquiring.get(s)));
     if (gone.length || came.length)
       this.opts.log.info('shards assigned', { shards: this.ownedShards, gone, came, actors: this.size });
+  }
+
+  /** Machines of an owned shard that should be hosted here and are not (nor being taken on). */
+  private missingIn(shard: number): RegisteredMachine[] {
+    return [...this.machines.values()].filter(
+      (m) =>
+        isHosted(m) &&
+        !this.entities.has(m.machineId) &&
+        !this.acquisitions.has(m.machineId) &&
+        this.shardOf(m.machineId) === shard,
+    );
+  }
+
+  /**
+   * Takes on every machine of the owned shards that is not hosted yet: run now and then, it
+   * repairs what an interrupted acquisition (a fence, a store that was down) left undone.
+   * Returns how many it took on.
+   */
+  async reconcile(): Promise<number> {
+    if (this.writesFenced()) return 0;
+    const missing = [...this.owned].flatMap((s) => this.missingIn(s).map((m) => [m, s] as const));
+    if (missing.length === 0) return 0;
+    this.opts.log.warn('taking on machines of owned shards that were not hosted', { count: missing.length });
+    await runLimited(missing, 32, ([m, s]) => this.acquire(m, s));
+    return missing.length;
   }
 
   /** Resolves once the shard's entities are acquired (immediately if it is not being acquired). */

@@ -91,8 +91,10 @@ export class Region {
       writesFenced: () => this.coordinator.writesFenced(),
       // Heartbeats come every second: two missed, and the worker is gone (the group session is 3 s).
       workerAlive: (id) => Date.now() - (this.peers.get(id) ?? 0) < 2_000,
-      handoffWaitMs: 3_000,
-      settleWaitMs: 3_000,
+      // The old owner waits at most 2 s for its last readings' confirmations before it writes
+      // `released`; the new owner waits longer than that for it, so a live hand-off is clean.
+      handoffWaitMs: 5_000,
+      settleWaitMs: 2_000,
       onStateChange: (e, from) => this.stateChanged(e, from),
       legacy: opts.legacy,
       log,

@@ -81,6 +81,21 @@ function host(id: string, kv: FakeKv, sink: FakeSink, clock: { now: number }, fe
   });
 }
 
+/** A host that has every machine registered and owns `shards`. */
+async function hosting(
+  id: string,
+  kv: FakeKv,
+  sink: FakeSink,
+  clock: { now: number },
+  fenced = { on: false },
+  shards = [0, 1, 2, 3],
+) {
+  const h = host(id, kv, sink, clock, fenced);
+  for (const m of fleet) await h.registered(m);
+  await h.assign(shards);
+  return h;
+}
+
 async function run(h: ShardHost, clock: { now: number }, seconds: number) {
   for (let i = 0; i < seconds * 10; i++) {
     clock.now += 100;
@@ -96,9 +111,7 @@ describe('ShardHost', () => {
     const kv = new FakeKv();
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
-    const h = host('w1', kv, sink, clock);
-    for (const m of fleet) await h.registered(m);
-    await h.assign([0, 1]);
+    const h = await hosting('w1', kv, sink, clock, undefined, [0, 1]);
     const mine = fleet.filter((m) => [0, 1].includes(partitionOf(m.machineId, SHARDS)));
     expect(h.size).toBe(mine.length);
     await run(h, clock, 5);
@@ -111,9 +124,7 @@ describe('ShardHost', () => {
     const kv = new FakeKv();
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
-    const h = host('w1', kv, sink, clock);
-    for (const m of fleet) await h.registered(m);
-    await h.assign(all);
+    const h = await hosting('w1', kv, sink, clock);
     await run(h, clock, 60);
     for (const m of fleet) {
       const saved = kv.data.get(m.machineId)!.value;
@@ -128,16 +139,12 @@ describe('ShardHost', () => {
     const sink = new FakeSink();
     sink.confirmAll = false; // nothing confirmed: the whole tail is uncertain
     const clock = { now: 1_000_000 };
-    const a = host('w1', kv, sink, clock);
-    for (const m of fleet) await a.registered(m);
-    await a.assign(all);
+    const a = await hosting('w1', kv, sink, clock);
     await run(a, clock, 7);
     // w1 dies without a word; w2 gets every shard.
     const before = new Map([...kv.data].map(([id, e]) => [id, e.value]));
     const sink2 = new FakeSink();
-    const b = host('w2', kv, sink2, clock);
-    for (const m of fleet) await b.registered(m);
-    await b.assign(all);
+    const b = await hosting('w2', kv, sink2, clock);
     await run(b, clock, 2);
     for (const m of fleet) {
       const old = before.get(m.machineId)!;
@@ -157,14 +164,10 @@ describe('ShardHost', () => {
     const kv = new FakeKv();
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
-    const a = host('w1', kv, sink, clock);
-    for (const m of fleet) await a.registered(m);
-    await a.assign(all);
+    const a = await hosting('w1', kv, sink, clock);
     await run(a, clock, 3);
     await a.releaseAll();
-    const b = host('w2', kv, sink, clock);
-    for (const m of fleet) await b.registered(m);
-    await b.assign(all);
+    const b = await hosting('w2', kv, sink, clock);
     await run(b, clock, 3);
     for (const m of fleet) {
       const seqs = sink.sent.filter((s) => s.machineId === m.machineId).map((s) => s.seq);
@@ -178,14 +181,10 @@ describe('ShardHost', () => {
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
     const fenced = { on: false };
-    const a = host('w1', kv, sink, clock, fenced);
-    for (const m of fleet) await a.registered(m);
-    await a.assign(all);
+    const a = await hosting('w1', kv, sink, clock, fenced);
     await run(a, clock, 2);
     fenced.on = true; // w1 is paused: no heartbeats, so it fences itself
-    const b = host('w2', kv, new FakeSink(), clock);
-    for (const m of fleet) await b.registered(m);
-    await b.assign(all); // the group gave its shards to w2
+    const _b = await hosting('w2', kv, new FakeSink(), clock); // the group gave its shards to w2
     const owned = new Map([...kv.data].map(([id, e]) => [id, e.revision]));
     const sent = sink.sent.length;
     await run(a, clock, 12); // w1 wakes, still fenced until the group answers it
@@ -204,14 +203,10 @@ describe('ShardHost', () => {
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
     const fenced = { on: false };
-    const a = host('w1', kv, sink, clock, fenced);
-    for (const m of fleet) await a.registered(m);
-    await a.assign(all);
+    const a = await hosting('w1', kv, sink, clock, fenced);
     await run(a, clock, 2);
     fenced.on = true;
-    const b = host('w2', kv, sink, clock);
-    for (const m of fleet) await b.registered(m);
-    await b.assign(all);
+    const b = await hosting('w2', kv, sink, clock);
     await run(b, clock, 3);
     await b.releaseAll(); // w2 hands everything back (say, it was scaled down)
     fenced.on = false;
@@ -230,9 +225,7 @@ describe('ShardHost', () => {
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
     const fenced = { on: true };
-    const h = host('w1', kv, sink, clock, fenced);
-    for (const m of fleet) await h.registered(m);
-    await h.assign(all); // fenced throughout: nothing may be written, so nothing is taken on
+    const h = await hosting('w1', kv, sink, clock, fenced); // fenced throughout: nothing may be written, so nothing is taken on
     expect(h.size).toBe(0);
     fenced.on = false;
     expect(await h.reconcile()).toBe(fleet.length);
@@ -245,9 +238,7 @@ describe('ShardHost', () => {
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
     const fenced = { on: false };
-    const h = host('w1', kv, sink, clock, fenced);
-    for (const m of fleet) await h.registered(m);
-    await h.assign(all);
+    const h = await hosting('w1', kv, sink, clock, fenced);
     await run(h, clock, 1);
     const sent = sink.sent.length;
     const revisions = [...kv.data.values()].map((e) => e.revision);
@@ -261,15 +252,11 @@ describe('ShardHost', () => {
     const kv = new FakeKv();
     const sink = new FakeSink();
     const clock = { now: 1_000_000 };
-    const a = host('w1', kv, sink, clock);
-    for (const m of fleet) await a.registered(m);
-    await a.assign(all);
+    const a = await hosting('w1', kv, sink, clock);
     const id = fleet[0]!.machineId;
     const cmd = { commandId: 'c1', machineId: id, command: { type: 'SET_SPEED', rpm: 900 } };
     expect(await a.command(cmd, 7)).toMatchObject({ ok: true, owner: 'w1' });
-    const b = host('w2', kv, sink, clock);
-    for (const m of fleet) await b.registered(m);
-    await b.assign(all);
+    const b = await hosting('w2', kv, sink, clock);
     expect(await b.command(cmd, 7)).toMatchObject({ ok: true, duplicate: true });
     expect(kv.data.get(id)!.value.commands).toEqual({ offset: 7, applied: 1 });
     expect(await b.command({ ...cmd, command: { type: 'BOGUS' } }, 8)).toMatchObject({ ok: false });

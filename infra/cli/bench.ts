@@ -70,7 +70,7 @@ function latencyText(l: PipelineBenchResult['endToEndMs']): string {
 function pipelineLines(p: PipelineBenchResult): string[] {
   const grew = (k: keyof typeof p.backlog.limitedByGrowth) => `${k} +${n(p.backlog.limitedByGrowth[k])}`;
   return [
-    `  ingestion capacity: ${n(p.capacityPerSecond, 1)} readings/s stored (${n(p.stored)}/${n(p.published)} in ${n(p.elapsedSeconds, 1)} s${p.complete ? '' : ', NOT all stored before the deadline'}; offered ${n(p.offeredPerSecond)}/s${p.offeredPerSecond < p.requestedPerSecond * 0.95 ? ` of ${n(p.requestedPerSecond)}/s asked` : ''} from ${p.publishers} publishers, confirmations ${p.confirmations ? 'on' : 'off'}${p.replayed > 0 ? `, ${n(p.replayed)} replayed for want of a confirmation` : ''}; the stack's gateways added ~${n(p.gatewaysPerSecond, 1)}/s)`,
+    `  ingestion capacity: ${n(p.capacityPerSecond, 1)} readings/s stored (${n(p.stored)}/${n(p.published)} in ${n(p.elapsedSeconds, 1)} s${p.complete ? '' : ', NOT all stored before the deadline'}; offered ${n(p.offeredPerSecond)}/s${p.offeredPerSecond < p.requestedPerSecond * 0.95 ? ` of ${n(p.requestedPerSecond)}/s asked` : ''} from ${p.publishers} publishers, confirmations ${p.confirmations ? 'on' : 'off'}${p.replayed > 0 ? `, ${n(p.replayed)} replayed for want of a confirmation` : ''}; the stack's workers added ~${n(p.gatewaysPerSecond, 1)}/s)`,
     `  end to end: ${latencyText(p.endToEndMs)}`,
     `  limited by: ${p.limitedBy} (${STAGE_MEANING[p.limitedBy]})`,
     `  backlog growth: ${grew('publishers')}, ${grew('broker')} (estimate), ${grew('kafka')}${p.replayed > 0 ? `; judged on the first ${n(p.backlog.limitedByJudgedUntilMs / 1000, 1)} s, before the publishers replayed` : ''}; writers peaked at ${n(p.backlog.writerPerSecond.peak)}/s`,

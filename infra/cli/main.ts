@@ -32,6 +32,13 @@ function wholeNumber(flag: string, value: unknown, fallback: number): number {
   return Number(value);
 }
 
+/** The options of `command` and `inject`. */
+const commandOptions = (param: string): Command['options'] => ({
+  param: { type: 'string', multiple: true, help: param },
+  by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
+  timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
+});
+
 function workersFlag(value: unknown): number {
   const n = wholeNumber('workers', value, 0);
   if (n > 64) throw new UsageError(`--workers must be at most 64, not ${n}.`);
@@ -143,15 +150,7 @@ const commands: Record<string, Command> = {
   inject: {
     summary: "inject a fault into a machine (through its owner's command path) and print the answer",
     usage: 'inject <machineId> <fault> [--param k=v ...]',
-    options: {
-      param: {
-        type: 'string',
-        multiple: true,
-        help: 'a fault parameter, for example extraC=60 or field=temperature',
-      },
-      by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
-      timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
-    },
+    options: commandOptions('a fault parameter, for example extraC=60 or field=temperature'),
     async run(config, { values, positionals }) {
       if (positionals.length !== 2) throw new UsageError('inject takes a machine id and a fault.');
       const [machineId, fault] = positionals as [string, string];
@@ -163,15 +162,7 @@ const commands: Record<string, Command> = {
     summary:
       'send a command (START, STOP, SET_SPEED, START_MAINTENANCE, …) to a machine and print the answer',
     usage: 'command <machineId> <command> [--param k=v ...]',
-    options: {
-      param: {
-        type: 'string',
-        multiple: true,
-        help: 'a command field, for example rpm=900 or ticketId=T-17',
-      },
-      by: { type: 'string', help: 'who sends it (recorded with the command; default $USER)' },
-      timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
-    },
+    options: commandOptions('a command field, for example rpm=900 or ticketId=T-17'),
     async run(config, { values, positionals }) {
       if (positionals.length !== 2) throw new UsageError('command takes a machine id and a command.');
       const [machineId, type] = positionals as [string, string];

@@ -39,19 +39,19 @@ export async function readHealthz(config: Config, role: PipelineRole, n: number)
   return (await res.json()) as Healthz;
 }
 
+/** A process's /healthz body when it says healthy; its reason as the error otherwise. */
+export function healthyOrThrow(body: Healthz, id: string): Healthz {
+  if (body.ok) return body;
+  const reason = body.detail ?? `${id} reports unhealthy`;
+  throw body.restartable === false ? new NotCuredByRestart(reason) : new Error(reason);
+}
+
 /** A bridge or writer process; healthy when its /healthz says so (lanes, Kafka, InfluxDB). */
 export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: number): Component {
   const id = `${role}-${n}`;
   const metrics = metricsAddress(ctx, role, n);
   const url = `http://${formatAddress(metrics)}`;
-  const healthz = async () => {
-    const body = await readHealthz(ctx.config, role, n);
-    if (!body.ok) {
-      const reason = body.detail ?? `${id} reports unhealthy`;
-      throw body.restartable === false ? new NotCuredByRestart(reason) : new Error(reason);
-    }
-    return body;
-  };
+  const healthz = async () => healthyOrThrow(await readHealthz(ctx.config, role, n), id);
   return {
     name: id,
     address: `${url}/metrics`,

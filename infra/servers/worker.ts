@@ -1,12 +1,6 @@
 import { type Address, type Config, formatAddress } from '../../common/config.js';
-import {
-  type Component,
-  type ComponentContext,
-  NotCuredByRestart,
-  projectProcess,
-  withTimeout,
-} from './component.js';
-import { type Healthz, perSecond } from './pipeline.js';
+import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
+import { type Healthz, healthyOrThrow, perSecond } from './pipeline.js';
 
 /** Where worker n serves /metrics and /healthz: from the metrics base + 41. */
 export const workerMetricsAddress = (config: Config, n: number): Address => ({
@@ -31,14 +25,7 @@ export function worker(ctx: ComponentContext, n: number): Component {
   const { config } = ctx;
   const id = `worker-${n}`;
   const metrics = workerMetricsAddress(config, n);
-  const healthz = async () => {
-    const body = await readWorkerHealthz(config, n);
-    if (!body.ok) {
-      const reason = body.detail ?? `${id} reports unhealthy`;
-      throw body.restartable === false ? new NotCuredByRestart(reason) : new Error(reason);
-    }
-    return body;
-  };
+  const healthz = async () => healthyOrThrow(await readWorkerHealthz(config, n), id);
   return {
     name: id,
     address: `http://${formatAddress(metrics)}/metrics`,

@@ -13,6 +13,11 @@ export interface KvValue<T> {
  * Follows the keys matching `key`: every current value first (then `initialized` resolves),
  * then each change as it happens. `parse` turns a value into a typed one or undefined (a value
  * that is not ours is skipped, never thrown on). Deletes arrive as `undefined`.
+ *
+ * "Every current value" means the watch has caught up: an entry arrived with nothing pending
+ * behind it. (The client's own signal counts messages against what was pending when the
+ * watch began; on a bucket written while we read, updates of keys already seen make that
+ * count come up before every key has arrived. A loss check missed a machine that way.)
  */
 export async function followKv<T>(
   kv: KV,
@@ -20,13 +25,30 @@ export async function followKv<T>(
   parse: (raw: unknown) => T | undefined,
   onEntry: (key: string, entry: KvValue<T> | undefined) => void,
 ): Promise<{ initialized: Promise<void>; stop: () => void }> {
+  let received = 0;
+  let caughtUp = false;
+  let signalled = false;
   let ready!: () => void;
   const initialized = new Promise<void>((resolve) => {
     ready = resolve;
   });
-  const iter = await kv.watch({ key, initializedFn: () => ready() });
+  const check = () => {
+    if (signalled && (caughtUp || received === 0)) ready();
+  };
+  const iter = await kv.watch({
+    key,
+    initializedFn: () => {
+      signalled = true;
+      check();
+    },
+  });
   void (async () => {
-    for await (const e of iter) onEntry(e.key, decode(e, parse));
+    for await (const e of iter) {
+      received++;
+      if (e.delta === 0) caughtUp = true;
+      onEntry(e.key, decode(e, parse));
+      check();
+    }
   })();
   return { initialized, stop: () => iter.stop() };
 }

@@ -59,6 +59,9 @@ export interface LossReport {
   ok: boolean;
 }
 
+/** How much earlier than its arrival in Kafka a reading's own timestamp may be, for --since. */
+const INFLUX_MARGIN_MS = 3_600_000;
+
 const rangeSize = (r: Ranges) => r.reduce((n, [a, b]) => n + b - a + 1, 0);
 const inRange = (r: Ranges, from: number, to: number) =>
   r.reduce((n, [a, b]) => n + Math.max(0, Math.min(b, to) - Math.max(a, from) + 1), 0);
@@ -279,7 +282,10 @@ export async function verifyLoss(opts: {
   // With a window, a machine is checked from its first reading in the window.
   const fromOf = (id: string) =>
     opts.sinceMs === undefined ? 1 : (kafkaView.get(id)?.min ?? opts.expected.get(id)!.published + 1);
-  let stored = await storedSeqs(opts.influx, ids, opts.sinceMs);
+  // The window opens on Kafka's clock (when the bridge produced a reading), InfluxDB keeps the
+  // reading's own time, which is earlier by the pipeline's delay: read InfluxDB an hour wider.
+  const influxSince = opts.sinceMs === undefined ? undefined : opts.sinceMs - INFLUX_MARGIN_MS;
+  let stored = await storedSeqs(opts.influx, ids, influxSince);
   const lostOf = (id: string): number[] => {
     const e = opts.expected.get(id)!;
     const have = stored.get(id) ?? new SeqSet();
@@ -292,7 +298,7 @@ export async function verifyLoss(opts: {
   while (missing.length > 0 && Date.now() < deadline) {
     opts.onProgress?.(ids.length - missing.length, ids.length);
     await sleep(500);
-    const again = await storedSeqs(opts.influx, missing, opts.sinceMs);
+    const again = await storedSeqs(opts.influx, missing, influxSince);
     stored = new Map([...stored, ...again]);
     missing = missing.filter((id) => lostOf(id).length > 0);
   }

@@ -13,7 +13,8 @@ const oneSentence = (stderr: string) => {
   expect(stderr).not.toMatch(/\n\s+at /);
 };
 
-describe('factory CLI', () => {
+// Each case starts the real CLI (a Node process with tsx): seconds on a busy 2-core machine.
+describe('factory CLI', { timeout: 30_000 }, () => {
   it('lists every contract command in --help', async () => {
     const r = await factory(['--help']);
     expect(r.code).toBe(0);

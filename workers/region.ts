@@ -89,8 +89,11 @@ export class Region {
       block: opts.block,
       fenced: () => this.coordinator.fenced(),
       writesFenced: () => this.coordinator.writesFenced(),
-      // Heartbeats come every second: two missed, and the worker is gone (the group session is 3 s).
-      workerAlive: (id) => Date.now() - (this.peers.get(id) ?? 0) < 2_000,
+      // Heartbeats come every second: two missed, and the worker is gone (the group session is
+      // 3 s). A worker that has only just started listening has heard nobody yet: it assumes
+      // the previous owner alive, so that a hand-off to a joining worker waits for `released`.
+      workerAlive: (id) =>
+        Date.now() - this.listeningSince < 2_500 || Date.now() - (this.peers.get(id) ?? 0) < 2_000,
       // The old owner waits at most 2 s for its last readings' confirmations before it writes
       // `released`; the new owner waits longer than that for it, so a live hand-off is clean.
       handoffWaitMs: 5_000,
@@ -106,6 +109,7 @@ export class Region {
   }
 
   private allIds = new Set<string>();
+  private listeningSince = Number.POSITIVE_INFINITY;
 
   async start(): Promise<void> {
     await this.loadModels();
@@ -116,6 +120,7 @@ export class Region {
     this.stopRegistry = follow.stop;
     await follow.initialized;
     const { nc } = this.opts;
+    this.listeningSince = Date.now();
     this.subs.push(
       nc.subscribe(subjects.heartbeat, {
         callback: (_err, msg) => {

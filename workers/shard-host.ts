@@ -95,6 +95,13 @@ export type CommandAnswer = CommandResult & { duplicate?: boolean; owner: string
 
 const SLOT_MS = 100;
 
+/**
+ * Machines taken on at once. Most of an acquisition is waiting (for the previous owner's
+ * hand-off, up to seconds; for a KV round trip), so this is wide: a joining worker taking on
+ * hundreds of machines waits for their hand-offs side by side, not 32 at a time.
+ */
+const ACQUIRE_AT_ONCE = 256;
+
 /** The command's shard is no longer this worker's: its next owner will apply the command. */
 export class ShardMoved extends Error {
   constructor(readonly shard: number) {
@@ -110,7 +117,7 @@ export class ShardHost {
   private readonly machines = new Map<string, RegisteredMachine>();
   private readonly owned = new Set<number>();
   private readonly shards = new Map<string, number>();
-  private readonly permits = new Permits(32);
+  private readonly permits = new Permits(ACQUIRE_AT_ONCE);
   /** Acquisitions in progress per machine (a re-acquisition after a stale copy was dropped). */
   private readonly acquisitions = new Map<string, Promise<void>>();
   /** Acquisitions in progress per shard: commands for a shard wait for it. */
@@ -195,7 +202,7 @@ export class ShardHost {
     for (const s of this.owned) {
       const missing = this.missingIn(s);
       if (missing.length === 0) continue;
-      const work = runLimited(missing, 32, (m) => this.acquire(m, s)).then(() => undefined);
+      const work = runLimited(missing, ACQUIRE_AT_ONCE, (m) => this.acquire(m, s)).then(() => undefined);
       this.acquiring.set(s, work);
       void work.finally(() => {
         if (this.acquiring.get(s) === work) this.acquiring.delete(s);
@@ -227,7 +234,7 @@ export class ShardHost {
     const missing = [...this.owned].flatMap((s) => this.missingIn(s).map((m) => [m, s] as const));
     if (missing.length === 0) return 0;
     this.opts.log.warn('taking on machines of owned shards that were not hosted', { count: missing.length });
-    await runLimited(missing, 32, ([m, s]) => this.acquire(m, s));
+    await runLimited(missing, ACQUIRE_AT_ONCE, ([m, s]) => this.acquire(m, s));
     return missing.length;
   }
 
@@ -244,7 +251,7 @@ export class ShardHost {
   private acquire(m: RegisteredMachine, shard: number): Promise<void> {
     const running = this.acquisitions.get(m.machineId);
     if (running) return running;
-    // At most 32 at once: a fleet grown by thousands arrives as thousands of registry updates.
+    // A bounded number at once: a fleet grown by thousands arrives as thousands of registry updates.
     const p = this.permits
       .run(() => this.takeOver(m, shard))
       .finally(() => this.acquisitions.delete(m.machineId));

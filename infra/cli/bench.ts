@@ -81,7 +81,7 @@ function pipelineLines(p: PipelineBenchResult): string[] {
 function failoverLines(f: FailoverBenchResult): string[] {
   return [
     `  failover (SIGKILL of a worker → its machines publishing from new owners), ${f.kills.length} kills, ${n(f.failoverMs.samples)} machine moves: p50 ${n(f.failoverMs.p50)} ms, p90 ${n(f.failoverMs.p90)} ms, max ${n(f.failoverMs.max)} ms; p50 is ${n(f.ratioToSessionTimeout, 2)}× the ${n(f.sessionTimeoutMs)} ms group session`,
-    `  rebalance (${f.workers} → ${f.workers + 1} → ${f.workers} workers, ${n(f.machines)} machines): join settled in ${n(f.rebalance.joinMs)} ms, leave in ${n(f.rebalance.leaveMs)} ms, ${f.rebalance.gapsDuringRebalance} seq gaps`,
+    `  rebalance (${f.workers} → ${f.workers + 1} → ${f.workers} workers, ${n(f.machines)} machines): a joining worker settled ${n(f.rebalance.joinMs)} ms after its first heartbeat (its process took ${n(f.rebalance.joinStartMs)} ms to start), a leaving one in ${n(f.rebalance.leaveMs)} ms; ${f.rebalance.gapsDuringRebalance} seq gaps announced`,
   ];
 }
 

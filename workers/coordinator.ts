@@ -40,7 +40,7 @@ export interface CoordinatorOptions {
 }
 
 export class ShardCoordinator {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly now: () => number;
   /** Monotonic time of the last proof of membership (a heartbeat or a completed join). */
   private confirmedAt = Number.NEGATIVE_INFINITY;
@@ -48,11 +48,18 @@ export class ShardCoordinator {
   /** Between a join and the host having applied its assignment: no ticking meanwhile. */
   private assigning = 0;
   private memberId = '';
+  private stopping = false;
+  private restarts = 0;
   generation = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.now = opts.now ?? (() => performance.now());
-    this.consumer = opts.kafka.consumer({
+    this.consumer = this.create();
+  }
+
+  private create(): Consumer {
+    const { opts } = this;
+    const consumer = opts.kafka.consumer({
       groupId: WORKER_GROUP,
       sessionTimeout: opts.sessionTimeoutMs,
       rebalanceTimeout: Math.max(opts.sessionTimeoutMs * 2, 5_000),
@@ -62,11 +69,12 @@ export class ShardCoordinator {
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
-    const { HEARTBEAT, GROUP_JOIN, CRASH } = this.consumer.events;
-    this.consumer.on(HEARTBEAT, () => {
+    const { HEARTBEAT, GROUP_JOIN, CRASH } = consumer.events;
+    consumer.on(HEARTBEAT, () => {
       this.confirmedAt = this.now();
+      this.restarts = 0;
     });
-    this.consumer.on(GROUP_JOIN, (e) => {
+    consumer.on(GROUP_JOIN, (e) => {
       const wasFenced = this.writesFenced();
       this.confirmedAt = this.now();
       this.generation++;
@@ -83,9 +91,42 @@ export class ShardCoordinator {
           this.assigning--;
         });
     });
-    this.consumer.on(CRASH, (e) => {
-      opts.log.error('command consumer crashed; kafkajs restarts it', { error: String(e.payload.error) });
+    consumer.on(CRASH, (e) => {
+      const restart = (e.payload as { restart?: boolean }).restart === true;
+      opts.log.error(
+        restart
+          ? 'command consumer crashed; kafkajs restarts it'
+          : 'command consumer crashed; starting a new one',
+        { error: String(e.payload.error) },
+      );
+      // kafkajs gives up on errors it deems final (Kafka gone long enough that the group
+      // coordinator cannot be found): without a new consumer the worker would stay fenced
+      // for good after Kafka comes back.
+      if (!restart) void this.replace(consumer);
     });
+    return consumer;
+  }
+
+  /** A new consumer in place of one kafkajs gave up on, retried with backoff until it runs. */
+  private async replace(dead: Consumer): Promise<void> {
+    if (this.stopping || dead !== this.consumer) return;
+    for (;;) {
+      const waitMs = Math.min(10_000, 500 * 2 ** this.restarts++);
+      await new Promise((r) => setTimeout(r, waitMs));
+      if (this.stopping) return;
+      await this.consumer.disconnect().catch(() => undefined);
+      this.consumer = this.create();
+      try {
+        await this.run();
+        this.opts.log.info('command consumer running again');
+        return;
+      } catch (err) {
+        this.opts.log.warn('command consumer could not start yet', {
+          error: String(err),
+          retryInMs: waitMs * 2,
+        });
+      }
+    }
   }
 
   /** No saving: membership unconfirmed for longer than the safe fraction of the session. */
@@ -102,7 +143,11 @@ export class ShardCoordinator {
     return this.memberId;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.run();
+  }
+
+  private async run(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: TOPICS.machineCommands, fromBeginning: true });
     await this.consumer.run({
@@ -116,6 +161,7 @@ export class ShardCoordinator {
 
   /** Leaves the group (its shards move at once); call after the host handed its machines over. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.consumer.disconnect();
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +108,12 @@ interface VerifyReport {
     conflicting: [number, number][];
     unhosted?: string;
   }[];
+}
+
+/** The one-letter state in /proc/<pid>/stat (T: stopped). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -265,8 +272,10 @@ describe('sharded workers', () => {
     let stoppedAt = 0;
     let takenOver = new Map<string, SnapshotEntry>();
     await keeperPaused(async () => {
-      stoppedAt = Date.now();
       process.kill(pid, 'SIGSTOP');
+      // From the moment the kernel shows it stopped: a tick already under way may still land.
+      expect(await waitFor(() => processState(pid) === 'T', 5_000, 5)).toBe(true);
+      stoppedAt = Date.now();
       try {
         const moved = async () => {
           takenOver = await snapshots();

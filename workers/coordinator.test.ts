@@ -32,7 +32,7 @@ function fakeKafka(failRuns = 0) {
   return { kafka, consumers };
 }
 
-const coordinator = (kafka: Kafka) =>
+const coordinator = (kafka: Kafka, now?: () => number) =>
   new ShardCoordinator({
     kafka,
     sessionTimeoutMs: 3_000,
@@ -40,6 +40,7 @@ const coordinator = (kafka: Kafka) =>
     fenceAfterMs: 1_500,
     onAssign: async () => {},
     onRecord: async () => {},
+    now,
     log: silentLogger,
   });
 
@@ -73,16 +74,7 @@ describe('ShardCoordinator', () => {
   it('is fenced until a heartbeat or a join proves membership, and again after half a session', async () => {
     const { kafka, consumers } = fakeKafka();
     let now = 0;
-    const c = new ShardCoordinator({
-      kafka,
-      sessionTimeoutMs: 3_000,
-      heartbeatIntervalMs: 500,
-      fenceAfterMs: 1_500,
-      onAssign: async () => {},
-      onRecord: async () => {},
-      now: () => now,
-      log: silentLogger,
-    });
+    const c = coordinator(kafka, () => now);
     expect(c.writesFenced()).toBe(true);
     consumers[0]!.handlers.get('heartbeat')!({});
     expect(c.writesFenced()).toBe(false);

@@ -14,7 +14,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{actors,common,firmware,infra,pipeline,simulations,workers,workflows}/**/*.test.ts'],
+          include: [
+            '{actors,analytics,common,firmware,infra,pipeline,simulations,workers,workflows}/**/*.test.ts',
+          ],
         },
       },
       {

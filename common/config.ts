@@ -59,6 +59,8 @@ const envSchema = z.object({
   FACTORY_BRIDGES: positiveInt.max(16).default(2),
   FACTORY_BRIDGE_LANES: positiveInt.max(256).default(48),
   FACTORY_WRITERS: positiveInt.max(16).default(1),
+  /** Analytics processors (alarms, KPIs); they share the telemetry partitions. */
+  FACTORY_ANALYTICS: positiveInt.max(16).default(1),
   /**
    * End-to-end confirmation from bridges to gateways (ADR 0003). `off` restores ack-by-broker
    * only, which loses what a crashing broker held: for measuring its cost, not for plants.
@@ -105,6 +107,7 @@ export interface Config {
     bridges: number;
     lanes: number;
     writers: number;
+    analytics: number;
     metricsPortBase: number;
     confirmations: boolean;
   };
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bridges: e.FACTORY_BRIDGES,
       lanes: e.FACTORY_BRIDGE_LANES,
       writers: e.FACTORY_WRITERS,
+      analytics: e.FACTORY_ANALYTICS,
       metricsPortBase: e.FACTORY_METRICS_PORT_BASE,
       confirmations: e.FACTORY_CONFIRMATIONS === 'on',
     },

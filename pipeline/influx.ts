@@ -1,4 +1,5 @@
 import { FieldType, InfluxDB, type IPoint } from 'influx';
+import type { AlarmEvent } from '../analytics/events.js';
 import type { Config } from '../common/config.js';
 import { MEASUREMENTS, RETENTION } from '../common/influx-schema.js';
 import type { TelemetryV1 } from '../common/telemetry.js';
@@ -25,6 +26,21 @@ export function pipelineInflux(config: Config): InfluxDB {
           good_count: FieldType.INTEGER,
           oee: FieldType.FLOAT,
           seq: FieldType.INTEGER,
+        },
+      },
+      {
+        measurement: MEASUREMENTS.alarms,
+        tags: ['site', 'line', 'machine', 'rule', 'severity', 'transition'],
+        fields: {
+          alarm_id: FieldType.STRING,
+          state: FieldType.STRING,
+          kind: FieldType.STRING,
+          value: FieldType.FLOAT,
+          limit: FieldType.FLOAT,
+          raised_at: FieldType.INTEGER,
+          by: FieldType.STRING,
+          flood: FieldType.STRING,
+          message: FieldType.STRING,
         },
       },
       {
@@ -60,6 +76,37 @@ export function eventPoint(e: MachineEvent & { site: string; line: string }): IP
     measurement: EVENTS_MEASUREMENT,
     tags: { site: e.site, line: e.line, machine: e.machineId, type: e.type },
     fields: { epoch: e.epoch, skipped_from: e.skippedFrom, skipped_to: e.skippedTo },
+    timestamp: e.ts,
+  };
+}
+
+/**
+ * An alarm transition as a point of the contract's `alarms` measurement. A line's own alarms
+ * (flood) carry the machine tag "-". Absent values are left out, as InfluxDB wants.
+ */
+export function alarmPoint(e: AlarmEvent): IPoint {
+  const fields: Record<string, string | number> = {
+    alarm_id: e.alarmId,
+    state: e.state,
+    kind: e.kind,
+    message: e.message,
+  };
+  if (e.value !== null) fields.value = e.value;
+  if (e.limit !== null) fields.limit = e.limit;
+  if (e.raisedAt !== null) fields.raised_at = e.raisedAt;
+  if (e.by !== null) fields.by = e.by;
+  if (e.flood !== null) fields.flood = e.flood;
+  return {
+    measurement: MEASUREMENTS.alarms,
+    tags: {
+      site: e.site,
+      line: e.line,
+      machine: e.machineId ?? '-',
+      rule: e.rule,
+      severity: e.severity,
+      transition: e.transition,
+    },
+    fields,
     timestamp: e.ts,
   };
 }

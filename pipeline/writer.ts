@@ -1,12 +1,13 @@
 import type { InfluxDB, IPoint } from 'influx';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { alarmEventSchema } from '../analytics/events.js';
 import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
 import type { Metrics } from '../common/runtime.js';
 import { telemetryV1Schema } from '../common/telemetry.js';
 import { TOPICS } from '../common/topics.js';
-import { lagGrowing } from './flow.js';
-import { eventPoint, telemetryPoint, writeRaw } from './influx.js';
+import { GroupLag } from './group-lag.js';
+import { alarmPoint, eventPoint, telemetryPoint, writeRaw } from './influx.js';
 import { reliableProducer } from './kafka.js';
 import { machineEventSchema } from './validate.js';
 
@@ -27,7 +28,7 @@ export interface WriterOptions {
 }
 
 /**
- * Kafka → InfluxDB. Each fetched batch is written in chunks and its offsets are committed only
+ * Kafka → InfluxDB (telemetry, machine events, alarm events). Each fetched batch is written in chunks and its offsets are committed only
  * after InfluxDB accepted every point: a crash re-reads, never skips. While InfluxDB is down
  * or slow the batch is retried with backoff (the consumer fetches nothing meanwhile and keeps
  * its group membership by heartbeating). A rewrite after a retry is harmless: a point with the
@@ -40,7 +41,7 @@ export class Writer {
   private running = false;
   private readonly admin: Admin;
   private lagTimer: NodeJS.Timeout | undefined;
-  private readonly lagSamples: { at: number; lag: number }[] = [];
+  private readonly lag: GroupLag;
   /** The slowest reading of the current and of the previous window (see `recordSlowest`). */
   private readonly slowest = { windowStart: 0, current: 0, previous: 0 };
 
@@ -56,13 +57,18 @@ export class Writer {
     });
     this.dlq = reliableProducer(opts.kafka);
     this.admin = opts.kafka.admin();
+    this.lag = new GroupLag(this.admin, WRITER_GROUP, [
+      TOPICS.telemetry,
+      TOPICS.machineEvents,
+      TOPICS.alarms,
+    ]);
   }
 
   get healthy(): { ok: boolean; detail: string; restartable: boolean } {
-    const lag = this.lagSamples.at(-1)?.lag ?? 0;
+    const lag = this.lag.current;
     const failingMs = this.influxFailingSince === undefined ? 0 : Date.now() - this.influxFailingSince;
     const window = this.opts.lagWindowMs ?? 30_000;
-    const behind = lagGrowing(this.lagSamples, window, Date.now());
+    const behind = this.lag.growing(window);
     return {
       // A single failed write is a retry, not an outage: unhealthy after 10 s of failures.
       ok: this.running && failingMs < 10_000 && !behind,
@@ -81,34 +87,17 @@ export class Writer {
     };
   }
 
-  /**
-   * The group's lag as Kafka sees it (end offsets minus committed offsets), every few seconds:
-   * unlike the per-batch figure it keeps moving when the consumer is stuck and fetches nothing.
-   */
   private async probeLag(): Promise<void> {
-    const topics = [TOPICS.telemetry, TOPICS.machineEvents];
-    const [committed, ...ends] = await Promise.all([
-      this.admin.fetchOffsets({ groupId: WRITER_GROUP, topics }),
-      ...topics.map((t) => this.admin.fetchTopicOffsets(t)),
-    ]);
-    let lag = 0;
-    for (const [i, topic] of topics.entries()) {
-      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const p of ends[i]!) {
-        const at = done.find((d) => d.partition === p.partition)?.offset ?? '-1';
-        lag += Number(BigInt(p.high) - (at === '-1' ? BigInt(p.low) : BigInt(at)));
-      }
-    }
-    const now = Date.now();
-    this.lagSamples.push({ at: now, lag });
-    while (this.lagSamples.length > 0 && now - this.lagSamples[0]!.at > 120_000) this.lagSamples.shift();
-    this.opts.metrics.set('lag', lag);
+    this.opts.metrics.set('lag', await this.lag.probe());
   }
 
   async start(): Promise<void> {
     await this.dlq.connect();
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [TOPICS.telemetry, TOPICS.machineEvents], fromBeginning: true });
+    await this.consumer.subscribe({
+      topics: [TOPICS.telemetry, TOPICS.machineEvents, TOPICS.alarms],
+      fromBeginning: true,
+    });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.opts.log.error('consumer crashed', { error: String(e.payload.error), restart: e.payload.restart });
       // kafkajs restarts itself after retriable errors; after any other the process exits
@@ -218,6 +207,12 @@ export class Writer {
       json = JSON.parse(msg.value?.toString('utf8') ?? '');
     } catch {
       return 'not JSON';
+    }
+    if (topic === TOPICS.alarms) {
+      const a = alarmEventSchema.safeParse(json);
+      if (!a.success) return `not an alarm event: ${a.error.issues[0]?.message}`;
+      points.push(alarmPoint(a.data));
+      return undefined;
     }
     if (topic === TOPICS.machineEvents) {
       const { site, line, ...event } = (json ?? {}) as { site?: unknown; line?: unknown };

@@ -3,6 +3,7 @@
  * machineId), answered over NATS by whichever worker owns the machine's shard, wherever it is.
  */
 import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from 'nats';
 import { COMMAND_TYPES, FAULT_KINDS, parseCommand } from '../../actors/index.js';
 import type { Config } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
@@ -49,6 +50,48 @@ export function faultOf(fault: string, params: Record<string, string>): Record<s
 }
 
 /**
+ * Sends one record on a Kafka topic and waits for its owner's answer on a NATS subject it
+ * subscribed to first (so an answer faster than the send is not missed). The path of every
+ * command to a partition owner: machine commands to workers, alarm commands to analytics.
+ */
+export async function requestOverKafka<T>(
+  nc: NatsConnection,
+  config: Config,
+  send: { topic: string; key: string; record: object; replyTo: string },
+  parse: (raw: unknown) => T | undefined,
+  timeoutMs: number,
+): Promise<T | undefined> {
+  const sub = nc.subscribe(send.replyTo, { max: 1, timeout: timeoutMs });
+  const kafka = pipelineKafka(config, 'factory-command', silentLogger);
+  const producer = reliableProducer(kafka);
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: send.topic,
+      acks: -1,
+      messages: [{ key: send.key, value: JSON.stringify(send.record) }],
+    });
+  } finally {
+    await producer.disconnect();
+  }
+  try {
+    for await (const msg of sub) {
+      const answer = parse(msg.json());
+      if (answer !== undefined) return answer;
+    }
+  } catch {
+    // the subscription's timeout
+  }
+  return undefined;
+}
+
+/** NATS for a CLI command, or a sentence saying the stack is not running. */
+export const cliNats = (config: Config) =>
+  connectNats(config, 'factory-command').catch(() => {
+    throw new StackError('Cannot reach NATS: is the stack running ("factory status")?');
+  });
+
+/**
  * Sends one command and waits for its owner's answer. The command is checked here first, so
  * a typo is a clear error at once rather than a refusal from a worker.
  */
@@ -60,9 +103,7 @@ export async function sendCommand(
 ): Promise<CommandAnswer> {
   const parsed = parseCommand(command);
   if (!parsed.ok) throw new StackError(`${parsed.reason}.`);
-  const nc = await connectNats(config, 'factory-command').catch(() => {
-    throw new StackError('Cannot reach NATS: is the stack running ("factory status")?');
-  });
+  const nc = await cliNats(config);
   try {
     const registry = await FleetRegistry.open(nc).catch(() => {
       throw new StackError('The fleet registry does not exist yet: run "factory up" first.');
@@ -71,37 +112,27 @@ export async function sendCommand(
     if (!machine)
       throw new StackError(`No machine ${machineId} in the fleet registry (see "factory status").`);
     if (machine.retiredAt !== null) throw new StackError(`Machine ${machineId} was retired from the fleet.`);
+    const commandId = randomUUID();
     const record: CommandRecord = {
       v: 1,
-      commandId: randomUUID(),
+      commandId,
       machineId,
       command,
-      replyTo: subjects.answer(''),
+      replyTo: subjects.answer(commandId),
       by: opts.by ?? process.env.USER ?? 'cli',
       ts: Date.now(),
     };
-    record.replyTo = subjects.answer(record.commandId);
-    const sub = nc.subscribe(record.replyTo, { max: 1, timeout: opts.timeoutMs });
-    const kafka = pipelineKafka(config, 'factory-command', silentLogger);
-    const producer = reliableProducer(kafka);
-    await producer.connect();
-    try {
-      await producer.send({
-        topic: TOPICS.machineCommands,
-        acks: -1,
-        messages: [{ key: machineId, value: JSON.stringify(record) }],
-      });
-    } finally {
-      await producer.disconnect();
-    }
-    try {
-      for await (const msg of sub) {
-        const answer = commandAnswerSchema.safeParse(msg.json());
-        if (answer.success) return answer.data;
-      }
-    } catch {
-      // the subscription's timeout
-    }
+    const answer = await requestOverKafka(
+      nc,
+      config,
+      { topic: TOPICS.machineCommands, key: machineId, record, replyTo: record.replyTo! },
+      (raw) => {
+        const a = commandAnswerSchema.safeParse(raw);
+        return a.success ? a.data : undefined;
+      },
+      opts.timeoutMs,
+    );
+    if (answer) return answer;
     throw new StackError(
       `No answer from ${machineId}'s owner within ${Math.round(opts.timeoutMs / 1000)} s; the command stays queued for it. Are workers running ("factory status")?`,
     );

@@ -5,6 +5,7 @@ import { CredentialsError } from '../../common/credentials.js';
 import { InstallError } from '../install/exec.js';
 import { consoleOutput } from '../supervisor/output.js';
 import { down, renderStatus, StackError, scale, status, up } from '../supervisor/stack.js';
+import { listAlarms, renderAlarms, sendAlarmCommand } from './alarm.js';
 import { bench } from './bench.js';
 import { commandOf, faultOf, paramsOf, sendCommand } from './command.js';
 import { parseDuration, VerifyError, verify } from './verify.js';
@@ -199,7 +200,53 @@ const commands: Record<string, Command> = {
       }
     },
   },
-  alarm: later('acknowledge an alarm', 'alarm ack <alarmId>', 'alarms issue'),
+  alarm: {
+    summary: 'list open alarms, or acknowledge, shelve or unshelve one (the analytics processor decides)',
+    usage:
+      'alarm list [--json] | alarm ack|unshelve <alarmId> [--by NAME] | alarm shelve <alarmId> --for 30m',
+    options: {
+      by: { type: 'string', help: 'who acknowledges or shelves (recorded in the alarm; default $USER)' },
+      for: { type: 'string', help: 'shelve: for how long, for example 30m, 2h (at most 7d)' },
+      json: { type: 'boolean', help: 'list: print the open alarms as JSON' },
+      timeout: { type: 'string', help: 'seconds to wait for the answer (default 15)' },
+    },
+    async run(config, { values, positionals }) {
+      const [verb, alarmId, ...extra] = positionals;
+      if (verb === 'list') {
+        if (alarmId !== undefined) throw new UsageError('alarm list takes no arguments.');
+        const alarms = await listAlarms(config);
+        out.line(values.json ? JSON.stringify(alarms, null, 2) : renderAlarms(alarms));
+        return 0;
+      }
+      const action = ({ ack: 'acknowledge', shelve: 'shelve', unshelve: 'unshelve' } as const)[
+        verb as 'ack' | 'shelve' | 'unshelve'
+      ];
+      if (!action)
+        throw new UsageError(`expected "list", "ack", "shelve" or "unshelve", not "${verb ?? ''}".`);
+      if (!alarmId || extra.length > 0) throw new UsageError(`alarm ${verb} takes exactly one alarm id.`);
+      let forMs: number | undefined;
+      if (action === 'shelve') {
+        forMs = values.for === undefined ? undefined : parseDuration(String(values.for));
+        if (forMs === undefined)
+          throw new UsageError('shelve needs --for with a duration such as 30m, 2h or 1d (at most 7d).');
+        if (forMs > 7 * 86_400_000) throw new UsageError('--for may be at most 7d.');
+      } else if (values.for !== undefined) throw new UsageError('--for applies to shelve.');
+      const timeoutMs = wholeNumber('timeout', values.timeout, 15) * 1000;
+      const a = await sendAlarmCommand(config, alarmId, action, {
+        by: values.by as string | undefined,
+        forMs,
+        timeoutMs,
+      });
+      if (a.ok) {
+        out.line(
+          `${alarmId}: ${action === 'acknowledge' ? 'acknowledged' : `${action}d`}; now ${a.state} (${a.owner}).`,
+        );
+        return 0;
+      }
+      out.line(`${alarmId}: ${action} refused by ${a.owner}: ${a.reason}.`);
+      return 1;
+    },
+  },
   ticket: later('open a maintenance ticket', 'ticket open <machineId>', 'maintenance issue'),
   sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),
   bench: {

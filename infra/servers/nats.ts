@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
+import { OPEN_ALARMS_BUCKET, STATE_BUCKET } from '../../analytics/store.js';
 import { addressVariable, formatAddress, paths } from '../../common/config.js';
 import { connectNats } from '../../common/nats.js';
 import { REGISTRY_BUCKET } from '../../common/registry.js';
@@ -52,6 +53,8 @@ export function nats(ctx: ComponentContext): Component {
         // history 1: a snapshot is only ever read at its latest revision, and fencing uses that revision.
         await nc.jetstream().views.kv(SNAPSHOT_BUCKET, { history: 1 });
         await nc.jetstream().views.kv(REGISTRY_BUCKET, { history: 5 });
+        await nc.jetstream().views.kv(STATE_BUCKET, { history: 1 });
+        await nc.jetstream().views.kv(OPEN_ALARMS_BUCKET, { history: 1 });
       }),
     health: () =>
       withConnection(async (nc) => {

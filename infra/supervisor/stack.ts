@@ -20,6 +20,7 @@ import { FleetRegistry } from '../../common/registry.js';
 import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
 import { ensureTemporal, temporalBinary } from '../install/temporal.js';
+import { analytics } from '../servers/analytics.js';
 import { type Component, type ComponentContext, NotCuredByRestart } from '../servers/component.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
@@ -83,7 +84,7 @@ export function fleetLines(plan: StackPlan): { site: string; line: string }[] {
 }
 
 /**
- * Start order, tier by tier; `down` goes in reverse. Writers before bridges before workers:
+ * Start order, tier by tier; `down` goes in reverse. Writers and analytics before bridges before workers:
  * the bridges' persistent subscriptions must exist before the first telemetry is published
  * (the broker drops messages nobody subscribes to), and at shutdown the workers hand their
  * machines over and deliver what they hold while the pipeline still runs.
@@ -102,7 +103,10 @@ export function supervised(config: Config, plan: StackPlan = readPlan(config)): 
   const { bridges, writers } = config.pipeline;
   return [
     servers(config),
-    Array.from({ length: writers }, (_, i) => pipelineProcess(ctx, 'writer', i + 1)),
+    [
+      ...Array.from({ length: writers }, (_, i) => pipelineProcess(ctx, 'writer', i + 1)),
+      ...Array.from({ length: config.pipeline.analytics }, (_, i) => analytics(ctx, i + 1)),
+    ],
     Array.from({ length: bridges }, (_, i) => pipelineProcess(ctx, 'bridge', i + 1)),
     Array.from({ length: workerCount(config, plan) }, (_, i) => worker(ctx, i + 1)),
   ];

@@ -1,0 +1,287 @@
+/**
+ * Everything the processor knows about one machine: its reorder buffer, rule states, alarms and
+ * KPI windows, as one plain-JSON value (persisted in NATS KV `analytics-state`, key = machineId).
+ * Pure apart from the times handed in: readings bring their own time, the processor's clock
+ * drives silence, shelving expiry and given-up gaps.
+ */
+import type { TelemetryV1 } from '../common/telemetry.js';
+import { debounce, evaluate, newRuleState, type RuleState, silent } from './detectors.js';
+import type { AlarmEvent } from './events.js';
+import { type KpiOptions, type KpiState, type KpiWindow, kpiAlarm, kpiReading, newKpiState } from './kpi.js';
+import {
+  type Alarm,
+  acknowledge,
+  type Change,
+  type CommandOutcome,
+  expireShelving,
+  newAlarm,
+  onCondition,
+  setSuppressed,
+  shelve,
+  unshelve,
+} from './lifecycle.js';
+import {
+  announceSkip,
+  expire,
+  newReorder,
+  newStats,
+  offer,
+  type ReorderState,
+  type ReorderStats,
+} from './reorder.js';
+import type { Rule } from './rules.js';
+
+export interface MachineInfo {
+  machineId: string;
+  site: string;
+  line: string;
+  type: string;
+}
+
+export interface MachineState {
+  v: 1;
+  machine: MachineInfo;
+  reorder: ReorderState<TelemetryV1>;
+  rules: Record<string, RuleState>;
+  alarms: Record<string, Alarm>;
+  kpi: KpiState;
+  /** The last reading applied (in seq order). */
+  lastSeq: number;
+  lastTs: number;
+  lastState: string | null;
+}
+
+export const newMachineState = (machine: MachineInfo): MachineState => ({
+  v: 1,
+  machine,
+  reorder: newReorder(),
+  rules: {},
+  alarms: {},
+  kpi: newKpiState(),
+  lastSeq: 0,
+  lastTs: 0,
+  lastState: null,
+});
+
+export interface Output {
+  events: AlarmEvent[];
+  closed: KpiWindow[];
+}
+
+export interface MachineOptions {
+  kpi: KpiOptions;
+  /** How long a gap in seq may hold later readings back. */
+  maxHoldMs: number;
+  /** The line's current flood alarm, if it is flooding (raised alarms name it). */
+  floodOf: (site: string, line: string) => string | null;
+}
+
+const empty = (): Output => ({ events: [], closed: [] });
+
+export class MachineAnalytics {
+  /** Wall-clock time of the last reading received (not persisted: a restart starts the count anew). */
+  lastHeardAt: number;
+  /** Changed since it was last saved. */
+  dirty = false;
+  readonly stats: ReorderStats = newStats();
+  private readonly byId: Map<string, Rule>;
+
+  constructor(
+    readonly state: MachineState,
+    private readonly rules: Rule[],
+    private readonly opts: MachineOptions,
+    now: number,
+  ) {
+    this.lastHeardAt = now;
+    this.byId = new Map(rules.map((r) => [r.id, r]));
+    for (const r of rules) {
+      state.rules[r.id] ??= newRuleState();
+      state.alarms[r.id] ??= newAlarm(r.id);
+    }
+  }
+
+  get id() {
+    return this.state.machine.machineId;
+  }
+
+  /** A reading from Kafka, in whatever order it came. */
+  receive(t: TelemetryV1, now: number): Output {
+    this.lastHeardAt = now;
+    this.dirty = true;
+    const out = empty();
+    for (const r of offer(this.state.reorder, t, now, this.stats)) this.apply(r, out);
+    return out;
+  }
+
+  /** Its owner announced [from, to] as skipped (a failover): nothing is waited for there. */
+  skip(from: number, to: number): Output {
+    const out = empty();
+    const ready = announceSkip(this.state.reorder, from, to, this.stats);
+    if (ready.length) this.dirty = true;
+    for (const r of ready) this.apply(r, out);
+    return out;
+  }
+
+  /** On the processor's clock: given-up gaps, silence, shelving that ran out. */
+  tick(now: number, flowing: boolean): Output {
+    const out = empty();
+    for (const r of expire(this.state.reorder, now, this.opts.maxHoldMs, this.stats)) this.apply(r, out);
+    for (const rule of this.rules) {
+      const a = this.state.alarms[rule.id]!;
+      const expired = expireShelving(a, now);
+      if (expired) this.emit(rule, expired, out);
+      if (rule.kind !== 'silence' || !flowing) continue;
+      const ch = silent(rule, this.state.rules[rule.id]!, this.lastHeardAt, now, this.state.lastSeq);
+      if (ch) this.condition(rule, ch, out);
+    }
+    if (out.events.length || out.closed.length) this.dirty = true;
+    return out;
+  }
+
+  /** An acknowledge, shelve or unshelve for one of this machine's alarms. */
+  command(
+    alarmId: string,
+    action: 'acknowledge' | 'shelve' | 'unshelve',
+    by: string,
+    now: number,
+    forMs = 0,
+  ): { outcome: CommandOutcome; out: Output } {
+    const out = empty();
+    const ruleId = alarmId.split('.').at(-2) ?? '';
+    const rule = this.byId.get(ruleId);
+    const a = this.state.alarms[ruleId];
+    if (!rule || !a) return { outcome: { ok: false, reason: `no rule "${ruleId}" for ${this.id}` }, out };
+    const outcome =
+      action === 'acknowledge'
+        ? acknowledge(a, alarmId, by, now)
+        : action === 'shelve'
+          ? shelve(a, alarmId, by, now + forMs, now)
+          : unshelve(a, alarmId, by, now);
+    if (outcome.ok) {
+      this.dirty = true;
+      this.emit(rule, outcome.change, out);
+    }
+    return { outcome, out };
+  }
+
+  /** Open alarms (not NORMAL), for the list and the view. */
+  openAlarms(): Alarm[] {
+    return Object.values(this.state.alarms).filter((a) => a.state !== 'NORMAL');
+  }
+
+  private apply(t: TelemetryV1, out: Output) {
+    const s = this.state;
+    const suppressed = t.state === 'MAINTENANCE';
+    for (const rule of this.rules) {
+      const rs = s.rules[rule.id]!;
+      const ch =
+        rule.kind === 'silence'
+          ? debounce(rule, rs, false, t, { raw: false, value: null, limit: rule.afterS })
+          : evaluate(rule, rs, t);
+      const a = s.alarms[rule.id]!;
+      if (a.suppressed !== suppressed) {
+        const detail = { seq: t.seq, value: null, limit: null, since: a.conditionSince ?? t.ts };
+        const c = setSuppressed(a, suppressed, t.ts, detail, s.machine.machineId);
+        if (c) this.emit(rule, c, out);
+      }
+      if (ch) this.condition(rule, ch, out);
+    }
+    s.lastSeq = t.seq;
+    s.lastTs = t.ts;
+    s.lastState = t.state;
+    out.closed.push(...kpiReading(s.kpi, t, this.opts.kpi));
+  }
+
+  private condition(
+    rule: Rule,
+    ch: {
+      active: boolean;
+      value: number | null;
+      limit: number | null;
+      ts: number;
+      seq: number;
+      since: number;
+    },
+    out: Output,
+  ) {
+    const a = this.state.alarms[rule.id]!;
+    const c = onCondition(a, ch.active, ch.ts, ch, this.state.machine.machineId);
+    if (c) this.emit(rule, c, out);
+  }
+
+  private emit(rule: Rule, c: Change, out: Output) {
+    const m = this.state.machine;
+    if (c.transition === 'RAISED') out.closed.push(...kpiAlarm(this.state.kpi, c.ts, this.opts.kpi));
+    out.events.push(
+      alarmEvent(c, rule, {
+        machineId: m.machineId,
+        site: m.site,
+        line: m.line,
+        machineType: m.type,
+        flood: c.transition === 'RAISED' ? this.opts.floodOf(m.site, m.line) : null,
+      }),
+    );
+  }
+}
+
+const FIELD_UNITS: Record<string, string> = {
+  temperatureC: '°C',
+  speedRpm: 'rpm',
+  vibrationMmS: 'mm/s',
+  powerKw: 'kW',
+};
+
+/** One sentence a person reads in a list or a notification. */
+export function describeAlarm(rule: Rule, value: number | null, limit: number | null): string {
+  const unit = 'field' in rule ? (FIELD_UNITS[rule.field] ?? '') : '';
+  switch (rule.kind) {
+    case 'limit':
+      return `${rule.field} ${value} ${unit} ${rule.high !== undefined ? 'above high' : 'below low'} limit ${limit} ${unit}`;
+    case 'rate':
+      return `${rule.field} changing ${value} ${unit}/s, more than ${limit} ${unit}/s`;
+    case 'baseline':
+      return `${rule.field} ${value} ${unit} above its learned baseline (limit ${limit} ${unit})`;
+    case 'flatline':
+      return `${rule.field} stuck at ${value} ${unit} for ${limit} s or more (sensor?)`;
+    case 'silence':
+      return `no telemetry for ${value ?? limit} s (communication loss)`;
+    case 'state':
+      return `machine in ${rule.state}`;
+    case 'counter':
+      return `${rule.field} went backwards (to ${value})`;
+  }
+}
+
+export function alarmEvent(
+  c: Change,
+  rule: Rule,
+  where: {
+    machineId: string | null;
+    site: string;
+    line: string;
+    machineType: string | null;
+    flood: string | null;
+  },
+): AlarmEvent {
+  const a = c.alarm;
+  return {
+    v: 1,
+    eventId: `${c.alarmId}#${a.transitions}`,
+    alarmId: c.alarmId,
+    transition: c.transition,
+    state: a.state,
+    ...where,
+    rule: rule.id,
+    kind: rule.kind,
+    severity: rule.severity,
+    field: 'field' in rule ? rule.field : null,
+    value: a.value,
+    limit: a.limit,
+    ts: c.ts,
+    raisedAt: a.raisedAt,
+    conditionSince: a.conditionSince,
+    by: c.by,
+    shelvedUntil: a.shelvedUntil,
+    message: describeAlarm(rule, a.value, a.limit),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * An analytics process: `node --import tsx analytics/main.ts --id analytics-1
+ * --metrics-addr 127.0.0.1:9461`. Counters at GET /metrics and /healthz on that address.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, loadConfig } from '../common/config.js';
+import { jsonLogger } from '../common/log.js';
+import { connectNats } from '../common/nats.js';
+import { FleetRegistry } from '../common/registry.js';
+import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { pipelineInflux } from '../pipeline/influx.js';
+import { pipelineKafka } from '../pipeline/kafka.js';
+import { Processor } from './processor.js';
+import { loadRuleBook, RulesError } from './rules.js';
+import { AnalyticsStore } from './store.js';
+
+const argsSchema = z.object({
+  id: z.string().regex(/^[\w.-]{1,64}$/, '--id may use letters, digits, dot, dash and underscore'),
+  'metrics-addr': z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
+    .default('127.0.0.1:0'),
+  rules: z.string().optional(),
+  'data-dir': z.string().optional(),
+});
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      id: { type: 'string' },
+      'metrics-addr': { type: 'string' },
+      rules: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+  });
+  const parsed = argsSchema.safeParse(values);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
+  const args = parsed.data;
+  const config = loadConfig(
+    args['data-dir'] ? { ...process.env, FACTORY_DATA_DIR: args['data-dir'] } : process.env,
+  );
+  // Rules first: a bad rule file stops the process with every file, line and field at fault.
+  const rules = loadRuleBook(args.rules);
+  const log = jsonLogger({ role: 'analytics', instance: args.id });
+  const metrics = new Metrics('analytics', args.id);
+  const nc = await connectNats(config, args.id, { reconnect: true });
+  const processor = new Processor({
+    id: args.id,
+    kafka: pipelineKafka(config, args.id, log),
+    nc,
+    store: await AnalyticsStore.open(nc),
+    registry: await FleetRegistry.open(nc),
+    influx: pipelineInflux(config),
+    rules,
+    metrics,
+    log,
+    telemetryPartitions: config.partitions.telemetry,
+    periodMs: config.workers.periodMs,
+    onFatal: () => process.exit(1),
+  });
+  const [host, port] = args['metrics-addr'].split(':') as [string, string];
+  const { port: bound } = await serveMetrics(metrics, { host, port: Number(port) }, () => processor.healthy);
+  await processor.start();
+  log.info('started', { metrics: `http://${host}:${bound}/metrics`, ruleTypes: rules.types });
+  const statsTimer = setInterval(() => log.info('counters', metrics.snapshot()), 30_000);
+  const code = await onShutdown(log, 20_000, () => processor.stop());
+  clearInterval(statsTimer);
+  await nc.close();
+  return code;
+}
+
+runProcess(
+  'analytics',
+  () => main(process.argv.slice(2)),
+  (err) => err instanceof ConfigError || err instanceof RulesError,
+);

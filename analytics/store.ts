@@ -1,0 +1,64 @@
+/**
+ * Where the analytics processor keeps what must survive it (NATS KV):
+ * - `analytics-state`, key = machineId: the machine's whole analytics state (alarms, rule
+ *   states, baselines, KPI windows, held readings), written compare-and-set by revision, so an
+ *   instance that lost the machine to another cannot overwrite the new owner's state;
+ * - `alarms-open`, key = alarmId: the latest event of every alarm not back to normal, a view
+ *   for `factory alarm list` and the web view (the processor alone writes it).
+ */
+import type { KV, NatsConnection } from 'nats';
+import { type KvValue, readKv } from '../common/kv.js';
+import { type AlarmEvent, alarmEventSchema } from './events.js';
+import type { MachineState } from './machine.js';
+
+export const STATE_BUCKET = 'analytics-state';
+export const OPEN_ALARMS_BUCKET = 'alarms-open';
+
+const parseOpen = (raw: unknown): AlarmEvent | undefined => {
+  const r = alarmEventSchema.safeParse(raw);
+  return r.success ? r.data : undefined;
+};
+
+export class AnalyticsStore {
+  private constructor(
+    private readonly state: KV,
+    private readonly open_: KV,
+  ) {}
+
+  static async open(nc: NatsConnection): Promise<AnalyticsStore> {
+    const js = nc.jetstream();
+    return new AnalyticsStore(
+      await js.views.kv(STATE_BUCKET, { history: 1 }),
+      await js.views.kv(OPEN_ALARMS_BUCKET, { history: 1 }),
+    );
+  }
+
+  /** The saved state (its revision fences the next write), or undefined with revision 0. */
+  async load(machineId: string): Promise<{ state: MachineState | undefined; revision: number }> {
+    const e = await this.state.get(machineId);
+    if (!e || e.operation !== 'PUT') return { state: undefined, revision: e?.revision ?? 0 };
+    try {
+      const s = e.json<MachineState>();
+      return { state: s?.v === 1 ? s : undefined, revision: e.revision };
+    } catch {
+      return { state: undefined, revision: e.revision };
+    }
+  }
+
+  /** Writes if nobody wrote since `revision` (0: must not exist); throws a revision conflict otherwise. */
+  save(s: MachineState, revision: number): Promise<number> {
+    const data = JSON.stringify(s);
+    const key = s.machine.machineId;
+    return revision === 0 ? this.state.create(key, data) : this.state.update(key, data, revision);
+  }
+
+  /** Keeps the open-alarms view in step with an event: the latest event while open, gone once normal. */
+  async project(e: AlarmEvent): Promise<void> {
+    if (e.state === 'NORMAL') await this.open_.delete(e.alarmId);
+    else await this.open_.put(e.alarmId, JSON.stringify(e));
+  }
+
+  openAlarms(): Promise<Map<string, KvValue<AlarmEvent>>> {
+    return readKv(this.open_, '>', parseOpen);
+  }
+}

@@ -117,9 +117,11 @@ function flatline(r: RuleOf<'flatline'>, s: RuleState, t: TelemetryV1): Verdict 
   if (s.prevValue === null || Math.abs(v - s.prevValue) > r.epsilon || s.since === null) {
     s.prevValue = v;
     s.since = t.ts;
+    s.n = 1;
     return { raw: false, value: v, limit: r.forS };
   }
-  return { raw: t.ts - s.since >= r.forS * 1000, value: v, limit: r.forS };
+  s.n += 1;
+  return { raw: t.ts - s.since >= r.forS * 1000 && s.n >= r.minReadings, value: v, limit: r.forS };
 }
 
 function counter(r: RuleOf<'counter'>, s: RuleState, t: TelemetryV1): Verdict {

@@ -100,7 +100,6 @@ function change(a: Alarm, transition: Transition, ts: number, by: string | null)
 function toNormal(a: Alarm, transition: Transition, ts: number, by: string | null): Change {
   a.state = 'NORMAL';
   const c = change(a, transition, ts, by);
-  c.alarm.state = 'NORMAL';
   Object.assign(a, {
     ...newAlarm(a.ruleId),
     condition: a.condition,
@@ -213,10 +212,14 @@ export function unshelve(a: Alarm, alarmId: string, by: string | null, ts: numbe
   return { ok: true, change: backInView(a, 'UNSHELVED', ts, by) };
 }
 
-/** Returns from SHELVED or SUPPRESSED: active again and unacknowledged, or the episode ends. */
+/**
+ * Returns from SHELVED or SUPPRESSED: the episode ends if the condition is gone; a machine still
+ * in maintenance keeps it suppressed; otherwise it is active again and unacknowledged.
+ */
 function backInView(a: Alarm, transition: Transition, ts: number, by: string | null): Change {
   if (!a.condition) return toNormal(a, transition, ts, by);
-  a.state = 'ACTIVE_UNACK';
+  a.state = a.suppressed ? 'SUPPRESSED' : 'ACTIVE_UNACK';
+  a.clearedAt = null;
   a.ackedBy = null;
   a.ackedAt = null;
   return change(a, transition, ts, by);

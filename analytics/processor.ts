@@ -163,7 +163,9 @@ export class Processor {
     await this.producer.connect();
     await this.admin.connect();
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [TOPICS.telemetry, TOPICS.alarmCommands], fromBeginning: true });
+    // A new group starts at the end: a first start (or an upgrade) does not raise a week of
+    // history as alarms. On a new stack analytics subscribes before any bridge forwards.
+    await this.consumer.subscribe({ topics: [TOPICS.telemetry, TOPICS.alarmCommands], fromBeginning: false });
     const { GROUP_JOIN, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       const parts = e.payload.memberAssignment[TOPICS.telemetry] ?? [];

@@ -86,6 +86,8 @@ const flatlineRule = z.strictObject({
   field: z.enum(RULE_FIELDS),
   /** The value changed by no more than `epsilon` for this long: a stuck sensor. */
   forS: positive,
+  /** ... and over at least this many readings (at a 10 s period two equal readings prove nothing). */
+  minReadings: z.number().int().min(2).default(5),
   epsilon: z.number().min(0).default(0),
 });
 

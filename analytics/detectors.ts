@@ -67,9 +67,18 @@ function limit(r: RuleOf<'limit'>, s: RuleState, t: TelemetryV1): Verdict {
   return { raw: v < edge, value: v, limit: r.low! };
 }
 
+/**
+ * Readings closer than this are not compared for a rate: a new owner's first tick can follow its
+ * predecessor's last by milliseconds, and sensor noise over 5 ms reads as an absurd rate. The
+ * earlier reading stays the reference until one far enough arrives.
+ */
+const MIN_RATE_INTERVAL_MS = 500;
+
 function rate(r: RuleOf<'rate'>, s: RuleState, t: TelemetryV1): Verdict {
   const v = t[r.field];
   const { prevTs, prevValue } = s;
+  if (prevTs !== null && t.ts > prevTs && t.ts - prevTs < MIN_RATE_INTERVAL_MS)
+    return { raw: s.active, value: null, limit: r.maxPerS };
   s.prevTs = t.ts;
   s.prevValue = v;
   if (prevTs === null || prevValue === null || t.ts <= prevTs || t.ts - prevTs > MAX_COMPARE_MS)

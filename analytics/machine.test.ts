@@ -243,7 +243,7 @@ describe('ordering', () => {
 });
 
 describe('suppression and commands', () => {
-  it('alarms of a machine in MAINTENANCE are suppressed, and annunciated again if still present after', () => {
+  it('alarms of a machine in MAINTENANCE on a ticket are suppressed, and annunciated again if still present after', () => {
     const list = Array.from({ length: 200 }, (_, i) => {
       if (i < 20) return reading(i);
       if (i < 60) return reading(i, { temperatureC: 80 });
@@ -251,13 +251,29 @@ describe('suppression and commands', () => {
         return reading(i, { temperatureC: 80, state: 'MAINTENANCE', speedRpm: 0, vibrationMmS: 0 });
       return reading(i, { temperatureC: 80 });
     });
-    const events = run(list).filter((e) => e.rule === 'temperature-high');
-    expect(events.map((e) => [e.transition, e.state])).toEqual([
+    const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
+    // The owner reports the ticket after the reading of seq 60 (the last one before maintenance).
+    const events = run(list.slice(0, 60), m);
+    m.setTicket('T-17', 60);
+    events.push(...run(list.slice(60, 120), m));
+    m.setTicket(null, 120);
+    events.push(...run(list.slice(120), m));
+    const high = events.filter((e) => e.rule === 'temperature-high');
+    expect(high.map((e) => [e.transition, e.state])).toEqual([
       ['RAISED', 'ACTIVE_UNACK'],
       ['SUPPRESSED', 'SUPPRESSED'],
       ['UNSUPPRESSED', 'ACTIVE_UNACK'],
     ]);
-    expect(new Set(events.map((e) => e.alarmId)).size).toBe(1);
+    expect(high[1]!.ts).toBe(T0 + 60_000);
+    expect(new Set(high.map((e) => e.alarmId)).size).toBe(1);
+  });
+
+  it("a planned stop (the chain's MAINTENANCE, no ticket) suppresses nothing", () => {
+    const list = Array.from({ length: 120 }, (_, i) =>
+      reading(i, i < 60 ? { temperatureC: 80 } : { temperatureC: 80, state: 'MAINTENANCE', speedRpm: 0 }),
+    );
+    const high = run(list).filter((e) => e.rule === 'temperature-high');
+    expect(high.map((e) => e.transition)).toEqual(['RAISED']);
   });
 
   it('ack, shelve and their refusals come back with reasons', () => {
@@ -282,5 +298,16 @@ describe('suppression and commands', () => {
     expect(back[0]).toMatchObject({ transition: 'UNSHELVED', state: 'ACTIVE_UNACK', alarmId: id });
     const unknownRule = m.command('M-0001.no-such-rule.5', 'acknowledge', 'ana', T0);
     expect(unknownRule.outcome.ok).toBe(false);
+  });
+});
+
+describe('rate of change', () => {
+  it('two readings milliseconds apart (a new owner’s first tick) are not an absurd rate', () => {
+    const list = [
+      reading(0),
+      { ...reading(0), seq: 2, ts: T0 + 5, temperatureC: reading(0).temperatureC + 0.2 },
+    ];
+    for (let i = 1; i < 30; i++) list.push({ ...reading(i), seq: i + 2 });
+    expect(raised(run(list), 'temperature-jump')).toEqual([]);
   });
 });

@@ -49,6 +49,12 @@ export interface MachineState {
   lastSeq: number;
   lastTs: number;
   lastState: string | null;
+  /**
+   * The maintenance ticket holding the machine, from its owner's state events, and the last
+   * seq emitted before it took hold. Only maintenance on a ticket suppresses alarms: the
+   * machine's own planned stops (the chain's MAINTENANCE) come and go every few minutes.
+   */
+  ticket?: { id: string; afterSeq: number } | null;
 }
 
 export const newMachineState = (machine: MachineInfo): MachineState => ({
@@ -61,6 +67,7 @@ export const newMachineState = (machine: MachineInfo): MachineState => ({
   lastSeq: 0,
   lastTs: 0,
   lastState: null,
+  ticket: null,
 });
 
 export interface Output {
@@ -164,6 +171,14 @@ export class MachineAnalytics {
     return { outcome, out };
   }
 
+  /** The owner reported the machine's ticket (null: none holds it any more). */
+  setTicket(ticketId: string | null, seq: number): void {
+    const current = this.state.ticket ?? null;
+    if (ticketId === (current?.id ?? null)) return;
+    this.state.ticket = ticketId === null ? null : { id: ticketId, afterSeq: seq };
+    this.dirty = true;
+  }
+
   /** Open alarms (not NORMAL), for the list and the view. */
   openAlarms(): Alarm[] {
     return Object.values(this.state.alarms).filter((a) => a.state !== 'NORMAL');
@@ -171,7 +186,8 @@ export class MachineAnalytics {
 
   private apply(t: TelemetryV1, out: Output) {
     const s = this.state;
-    const suppressed = t.state === 'MAINTENANCE';
+    const ticket = s.ticket ?? null;
+    const suppressed = t.state === 'MAINTENANCE' && ticket !== null && t.seq > ticket.afterSeq;
     for (const rule of this.rules) {
       const rs = s.rules[rule.id]!;
       const ch =
@@ -213,7 +229,7 @@ export class MachineAnalytics {
     const m = this.state.machine;
     if (c.transition === 'RAISED') out.closed.push(...kpiAlarm(this.state.kpi, c.ts, this.opts.kpi));
     out.events.push(
-      alarmEvent(c, rule, {
+      alarmEvent(c, factsOf(rule, c.alarm.value, c.alarm.limit), {
         machineId: m.machineId,
         site: m.site,
         line: m.line,
@@ -252,9 +268,26 @@ export function describeAlarm(rule: Rule, value: number | null, limit: number | 
   }
 }
 
+/** What an alarm event says about the rule behind it. */
+export interface RuleFacts {
+  id: string;
+  kind: string;
+  severity: Rule['severity'];
+  field: string | null;
+  message: string;
+}
+
+export const factsOf = (rule: Rule, value: number | null, limit: number | null): RuleFacts => ({
+  id: rule.id,
+  kind: rule.kind,
+  severity: rule.severity,
+  field: 'field' in rule ? rule.field : null,
+  message: describeAlarm(rule, value, limit),
+});
+
 export function alarmEvent(
   c: Change,
-  rule: Rule,
+  rule: RuleFacts,
   where: {
     machineId: string | null;
     site: string;
@@ -274,7 +307,7 @@ export function alarmEvent(
     rule: rule.id,
     kind: rule.kind,
     severity: rule.severity,
-    field: 'field' in rule ? rule.field : null,
+    field: rule.field,
     value: a.value,
     limit: a.limit,
     ts: c.ts,
@@ -282,6 +315,6 @@ export function alarmEvent(
     conditionSince: a.conditionSince,
     by: c.by,
     shelvedUntil: a.shelvedUntil,
-    message: describeAlarm(rule, a.value, a.limit),
+    message: rule.message,
   };
 }

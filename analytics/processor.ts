@@ -16,11 +16,13 @@
  */
 import type { InfluxDB, IPoint } from 'influx';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import type { NatsConnection } from 'nats';
+import type { NatsConnection, Subscription } from 'nats';
+import { z } from 'zod';
 import { resolveParams } from '../actors/params.js';
 import type { RegisteredMachine } from '../actors/registry.js';
 import { isRevisionConflict } from '../common/kv.js';
 import type { Logger } from '../common/log.js';
+import { subjects } from '../common/machine-commands.js';
 import { partitionOf } from '../common/partitioner.js';
 import type { FleetRegistry } from '../common/registry.js';
 import { retryUntil } from '../common/retry.js';
@@ -36,15 +38,34 @@ import {
   type AlarmCommand,
   type AlarmEvent,
   alarmCommandSchema,
+  alarmEventSchema,
   subjectOf,
 } from './events.js';
-import { type KpiOptions, type KpiWindow, WINDOW_MS } from './kpi.js';
+import {
+  type FloodState,
+  floodCommand,
+  floodFacts,
+  floodRaise,
+  floodTick,
+  lineSubject,
+  newFloodState,
+} from './flood.js';
+import type { KpiOptions, KpiWindow } from './kpi.js';
 import { KPI_RETENTION, kpiPoint } from './kpi-points.js';
-import { MachineAnalytics, type MachineInfo, newMachineState, type Output } from './machine.js';
+import type { Change, CommandOutcome } from './lifecycle.js';
+import { linePoints } from './line-kpi.js';
+import { alarmEvent, MachineAnalytics, type MachineInfo, newMachineState, type Output } from './machine.js';
 import type { Rule, RuleBook } from './rules.js';
 import type { AnalyticsStore } from './store.js';
 
 export const ANALYTICS_GROUP = 'analytics';
+
+/** What the processor reads of an owner's state event (`factory.machine.<id>.state`). */
+const stateEventSchema = z.object({
+  machineId: z.string(),
+  seq: z.number().int().nonnegative(),
+  ticketId: z.string().nullable().optional(),
+});
 
 export interface ProcessorOptions {
   id: string;
@@ -90,6 +111,10 @@ export class Processor {
   /** Next offset to commit per topic-partition, for what has been applied. */
   private readonly processed = new Map<string, { topic: string; partition: number; offset: string }>();
   private pendingEvents: { entry: Entry | null; event: AlarmEvent }[] = [];
+  /** Lines whose flood alarm this instance owns (their key's partition is ours). */
+  private readonly floods = new Map<string, { state: FloodState; revision: number }>();
+  /** Every line's active flood alarm, as the alarms topic tells (all instances follow it). */
+  private readonly flooding = new Map<string, string>();
   private pendingAnswers: { replyTo: string; answer: AlarmAnswer }[] = [];
   private closedKpi: IPoint[] = [];
   private readonly kpiDirty = new Set<Entry>();
@@ -99,6 +124,7 @@ export class Processor {
   private running = false;
   private influxFailingSince: number | undefined;
   private stopFollow: (() => void) | undefined;
+  private stateSub: Subscription | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: ProcessorOptions) {
@@ -112,7 +138,8 @@ export class Processor {
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
     });
-    // Skip announcements reach every instance (they are few, and keyed to another partitioning).
+    // Skip announcements and alarm events reach every instance (they are few, and keyed to
+    // another partitioning): the first fill seq gaps, the second count toward line floods.
     this.events = opts.kafka.consumer({
       groupId: `${ANALYTICS_GROUP}-events.${opts.id}`,
       maxWaitTimeInMs: 500,
@@ -187,6 +214,18 @@ export class Processor {
     await this.events.run({
       eachMessage: async ({ message }) => this.serial(() => this.skipEvent(message.value)),
     });
+    // The owners' state events tell which machines a maintenance ticket holds (suppression).
+    this.stateSub = o.nc.subscribe(subjects.state('*'), {
+      callback: (_err, msg) => {
+        try {
+          const e = stateEventSchema.safeParse(msg.json());
+          if (e.success)
+            this.machines.get(e.data.machineId)?.m.setTicket(e.data.ticketId ?? null, e.data.seq);
+        } catch {
+          // not JSON: not an owner's event
+        }
+      },
+    });
     this.running = true;
     const every = (ms: number, what: string, fn: () => Promise<void>) =>
       this.timers.push(
@@ -217,6 +256,9 @@ export class Processor {
   private async assign(partitions: number[]): Promise<void> {
     this.owned = new Set(partitions);
     for (const [id, e] of this.machines) if (!this.owned.has(e.partition)) this.machines.delete(id);
+    for (const key of [...this.floods.keys()]) {
+      if (!this.owned.has(this.partitionOfMachine(key))) this.floods.delete(key);
+    }
     for (const k of [...this.processed.keys()]) {
       if (!this.owned.has(this.processed.get(k)!.partition)) this.processed.delete(k);
     }
@@ -267,7 +309,11 @@ export class Processor {
           const m = new MachineAnalytics(
             s,
             this.rulesFor(info.type),
-            { kpi: this.kpiOptions(info.type), maxHoldMs: this.opts.maxHoldMs ?? 3_000, floodOf: () => null },
+            {
+              kpi: this.kpiOptions(info.type),
+              maxHoldMs: this.opts.maxHoldMs ?? 3_000,
+              floodOf: (site, line) => this.flooding.get(lineSubject(site, line)) ?? null,
+            },
             this.now(),
           );
           this.machines.set(id, { m, revision, partition: this.partitionOfMachine(id) });
@@ -317,7 +363,8 @@ export class Processor {
   }
 
   private point(e: Entry, w: KpiWindow, complete: boolean): IPoint {
-    const span = complete ? WINDOW_MS[w.size] : Math.max(0, w.lastTs - w.start);
+    // Rates (alarms per hour) are over the time the machine was observed in the window.
+    const span = w.sums.pbtMs + w.sums.plannedDownMs;
     const { machineId, site, line } = e.m.state.machine;
     return kpiPoint({ machineId, site, line }, w, span, complete);
   }
@@ -340,6 +387,10 @@ export class Processor {
     }
     const c: AlarmCommand = parsed.data;
     const subject = subjectOf(c.alarmId)!;
+    if (subject.includes('/')) {
+      await this.floodCommand(c, now);
+      return;
+    }
     await this.loadMany([subject], new Map());
     const e = this.machines.get(subject);
     const { outcome, out } = e
@@ -347,18 +398,20 @@ export class Processor {
       : { outcome: { ok: false as const, reason: `no machine ${subject} here` }, out: undefined };
     m.inc(outcome.ok ? 'commands' : 'commandsRefused');
     if (e && out) this.collect(e, out);
-    if (c.replyTo) {
-      this.pendingAnswers.push({
-        replyTo: c.replyTo,
-        answer: {
-          commandId: c.commandId,
-          alarmId: c.alarmId,
-          ok: outcome.ok,
-          ...(outcome.ok ? { state: outcome.change.alarm.state } : { reason: outcome.reason }),
-          owner: this.opts.id,
-        },
-      });
-    }
+    if (c.replyTo) this.answer(c, outcome);
+  }
+
+  private answer(c: AlarmCommand, outcome: CommandOutcome) {
+    this.pendingAnswers.push({
+      replyTo: c.replyTo!,
+      answer: {
+        commandId: c.commandId,
+        alarmId: c.alarmId,
+        ok: outcome.ok,
+        ...(outcome.ok ? { state: outcome.change.alarm.state } : { reason: outcome.reason }),
+        owner: this.opts.id,
+      },
+    });
   }
 
   private async skipEvent(raw: Buffer | null): Promise<void> {
@@ -386,10 +439,75 @@ export class Processor {
       const expected = flowing && r !== undefined && r.retiredAt === null;
       this.collect(e, e.m.tick(now, expected));
     }
+    for (const f of this.floods.values()) for (const c of floodTick(f.state, now)) this.floodEvent(f, c);
     let open = 0;
     for (const e of this.machines.values()) open += e.m.openAlarms().length;
     this.opts.metrics.set('openAlarms', open);
     await this.flush();
+  }
+
+  /** A line's flood state, loaded on first need (only for lines whose partition is ours). */
+  private async flood(site: string, line: string) {
+    const key = lineSubject(site, line);
+    let f = this.floods.get(key);
+    if (!f) {
+      const { state, revision } = await this.opts.store.loadFlood(site, line);
+      f = { state: state ?? newFloodState(site, line), revision };
+      this.floods.set(key, f);
+    }
+    return f;
+  }
+
+  private floodEvent(f: { state: FloodState }, c: Change) {
+    const { site, line } = f.state;
+    this.pendingFloods.add(f as { state: FloodState; revision: number });
+    this.pendingEvents.push({
+      entry: null,
+      event: alarmEvent(c, floodFacts(f.state.raises.length), {
+        machineId: null,
+        site,
+        line,
+        machineType: null,
+        flood: null,
+      }),
+    });
+  }
+
+  /** An alarm event from the topic: follow floods, and count raises on lines we own. */
+  private async alarmSeen(raw: Buffer | null): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw?.toString('utf8') ?? '');
+    } catch {
+      return;
+    }
+    const e = alarmEventSchema.safeParse(json);
+    if (!e.success) return;
+    const a = e.data;
+    const key = lineSubject(a.site, a.line);
+    if (a.rule === 'flood') {
+      if (a.state === 'NORMAL' || a.state === 'CLEARED_UNACK') this.flooding.delete(key);
+      else this.flooding.set(key, a.alarmId);
+      return;
+    }
+    if (a.transition !== 'RAISED' || !this.owned.has(this.partitionOfMachine(key))) return;
+    const f = await this.flood(a.site, a.line);
+    const c = floodRaise(f.state, a.ts);
+    this.pendingFloods.add(f);
+    if (c) this.floodEvent(f, c);
+    await this.flush();
+  }
+
+  private async floodCommand(c: AlarmCommand, now: number): Promise<void> {
+    const [site, line] = subjectOf(c.alarmId)!.split('/') as [string, string];
+    const mine = this.owned.has(this.partitionOfMachine(lineSubject(site, line)));
+    const f = mine ? await this.flood(site, line) : undefined;
+    const outcome = f
+      ? floodCommand(f.state, c.alarmId, c.action, c.by, now, c.forMs)
+      : { ok: false as const, reason: `line ${site}/${line} is not owned here` };
+    this.opts.metrics.inc(outcome.ok ? 'commands' : 'commandsRefused');
+    if (f && outcome.ok) this.floodEvent(f, outcome.change);
+    if (c.replyTo) this.answer(c, outcome);
   }
 
   /**
@@ -398,6 +516,7 @@ export class Processor {
    * is dropped with its events: its new owner will raise them from the same readings.
    */
   private async flush(): Promise<void> {
+    if (this.pendingFloods.size > 0) await this.saveFloods();
     if (this.pendingEvents.length === 0 && this.pendingAnswers.length === 0) return;
     const events = this.pendingEvents;
     const answers = this.pendingAnswers;
@@ -445,6 +564,25 @@ export class Processor {
     for (const { replyTo, answer } of answers) this.opts.nc.publish(replyTo, JSON.stringify(answer));
   }
 
+  private readonly pendingFloods = new Set<{ state: FloodState; revision: number }>();
+
+  /** Saves changed flood states (fenced like machines'; a line taken over is dropped). */
+  private async saveFloods(): Promise<void> {
+    const list = [...this.pendingFloods];
+    this.pendingFloods.clear();
+    for (const f of list) {
+      try {
+        f.revision = await this.opts.store.saveFlood(f.state, f.revision);
+      } catch (err) {
+        if (!isRevisionConflict(err)) throw err;
+        this.floods.delete(lineSubject(f.state.site, f.state.line));
+        this.pendingEvents = this.pendingEvents.filter(
+          (p) => !(p.entry === null && p.event.site === f.state.site && p.event.line === f.state.line),
+        );
+      }
+    }
+  }
+
   /** Saves one machine's state, fenced; false when another instance owns it now (it is dropped). */
   private async save(e: Entry): Promise<boolean> {
     try {
@@ -484,7 +622,12 @@ export class Processor {
       }
       this.kpiDirty.clear();
     });
-    if (points.length === 0) return;
+    // Lines whose key is ours: summed from the machines' points already written.
+    const lines = new Map<string, { site: string; line: string }>();
+    for (const r of this.registered.values()) {
+      const key = lineSubject(r.site, r.line);
+      if (this.owned.has(this.partitionOfMachine(key))) lines.set(key, { site: r.site, line: r.line });
+    }
     try {
       for (let i = 0; i < points.length; i += 5_000) {
         await this.opts.influx.writePoints(points.slice(i, i + 5_000), {
@@ -492,8 +635,11 @@ export class Processor {
           retentionPolicy: KPI_RETENTION,
         });
       }
+      const linesPoints = await linePoints(this.opts.influx, [...lines.values()], this.now());
+      if (linesPoints.length)
+        await this.opts.influx.writePoints(linesPoints, { precision: 'ms', retentionPolicy: KPI_RETENTION });
       this.influxFailingSince = undefined;
-      this.opts.metrics.inc('kpiPoints', points.length);
+      this.opts.metrics.inc('kpiPoints', points.length + linesPoints.length);
     } catch (err) {
       this.influxFailingSince ??= this.now();
       // Closed windows are written once: keep them for the next attempt (bounded); current
@@ -515,6 +661,7 @@ export class Processor {
     await this.flushKpi().catch(() => undefined);
     this.running = false;
     this.stopFollow?.();
+    this.stateSub?.unsubscribe();
     await this.admin.disconnect().catch(() => undefined);
     await this.producer.disconnect();
   }

@@ -9,10 +9,13 @@
 import type { KV, NatsConnection } from 'nats';
 import { type KvValue, readKv } from '../common/kv.js';
 import { type AlarmEvent, alarmEventSchema } from './events.js';
+import type { FloodState } from './flood.js';
 import type { MachineState } from './machine.js';
 
 export const STATE_BUCKET = 'analytics-state';
 export const OPEN_ALARMS_BUCKET = 'alarms-open';
+
+const floodKey = (site: string, line: string) => `_line.${site}.${line}`;
 
 const parseOpen = (raw: unknown): AlarmEvent | undefined => {
   const r = alarmEventSchema.safeParse(raw);
@@ -47,8 +50,23 @@ export class AnalyticsStore {
 
   /** Writes if nobody wrote since `revision` (0: must not exist); throws a revision conflict otherwise. */
   save(s: MachineState, revision: number): Promise<number> {
-    const data = JSON.stringify(s);
-    const key = s.machine.machineId;
+    return this.put(s.machine.machineId, s, revision);
+  }
+
+  /** A line's flood state (key `_line.<site>.<line>`), loaded and saved like a machine's. */
+  async loadFlood(site: string, line: string): Promise<{ state: FloodState | undefined; revision: number }> {
+    const e = await this.state.get(floodKey(site, line));
+    if (!e || e.operation !== 'PUT') return { state: undefined, revision: e?.revision ?? 0 };
+    const s = e.json<FloodState>();
+    return { state: s?.v === 1 ? s : undefined, revision: e.revision };
+  }
+
+  saveFlood(s: FloodState, revision: number): Promise<number> {
+    return this.put(floodKey(s.site, s.line), s, revision);
+  }
+
+  private put(key: string, value: object, revision: number): Promise<number> {
+    const data = JSON.stringify(value);
     return revision === 0 ? this.state.create(key, data) : this.state.update(key, data, revision);
   }
 

@@ -289,6 +289,8 @@ export class Region {
         line: e.machine.line,
         from,
         to: c.state,
+        /** The maintenance ticket holding the machine, if any. */
+        ticketId: c.ticketId,
         seq: c.seq,
         ts: c.ts,
         owner: this.opts.workerId,

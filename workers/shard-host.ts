@@ -519,12 +519,14 @@ export class ShardHost {
         return { ok: false, reason, ...base };
       }
       if (offset <= e.saved.commands.offset) return { ok: true, duplicate: true, ...base };
-      const from = e.actor.getSnapshot().context.state;
+      const before = e.actor.getSnapshot().context;
+      const from = before.state;
       const result = applyCommand(e.actor, env.command);
       e.saved = { ...e.saved, commands: { offset, applied: e.saved.commands.applied + 1 } };
-      const to = e.actor.getSnapshot().context.state;
+      const after = e.actor.getSnapshot().context;
       if (await this.save(e)) {
-        if (to !== from) this.opts.onStateChange?.(e, from);
+        // A ticket taking over a planned stop changes no state, but it is news (alarm suppression).
+        if (after.state !== from || after.ticketId !== before.ticketId) this.opts.onStateChange?.(e, from);
         return { ...result, ...base };
       }
       // Not saved: our copy was stale (dropped, and re-acquired if the shard is still ours).

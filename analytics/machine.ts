@@ -55,6 +55,8 @@ export interface MachineState {
    * machine's own planned stops (the chain's MAINTENANCE) come and go every few minutes.
    */
   ticket?: { id: string; afterSeq: number } | null;
+  /** Events saved with this state and not yet known to be sent (the processor's outbox). */
+  outbox?: AlarmEvent[];
 }
 
 export const newMachineState = (machine: MachineInfo): MachineState => ({

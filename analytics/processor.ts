@@ -210,9 +210,12 @@ export class Processor {
       eachBatch: (p) => this.serial(() => this.batch(p)),
     });
     await this.events.connect();
-    await this.events.subscribe({ topics: [TOPICS.machineEvents], fromBeginning: false });
+    await this.events.subscribe({ topics: [TOPICS.machineEvents, TOPICS.alarms], fromBeginning: false });
     await this.events.run({
-      eachMessage: async ({ message }) => this.serial(() => this.skipEvent(message.value)),
+      eachMessage: async ({ topic, message }) =>
+        this.serial(() =>
+          topic === TOPICS.alarms ? this.alarmSeen(message.value) : this.skipEvent(message.value),
+        ),
     });
     // The owners' state events tell which machines a maintenance ticket holds (suppression).
     this.stateSub = o.nc.subscribe(subjects.state('*'), {
@@ -316,7 +319,11 @@ export class Processor {
             },
             this.now(),
           );
-          this.machines.set(id, { m, revision, partition: this.partitionOfMachine(id) });
+          const entry = { m, revision, partition: this.partitionOfMachine(id) };
+          this.machines.set(id, entry);
+          // Events saved but perhaps never sent (a crash between the two): send them now; a
+          // consumer that got them already recognises their ids.
+          for (const event of s.outbox ?? []) this.pendingEvents.push({ entry, event });
         }),
       );
     }
@@ -523,6 +530,9 @@ export class Processor {
     this.pendingEvents = [];
     this.pendingAnswers = [];
     const toSave = new Set(events.map((e) => e.entry).filter((e): e is Entry => e !== null));
+    // The outbox: a machine's events are saved with its state before they are sent, so a crash
+    // between the two sends them after the restart instead of losing them (see loadMany).
+    for (const e of toSave) e.m.state.outbox = events.filter((p) => p.entry === e).map((p) => p.event);
     const lost = new Set<Entry>();
     await Promise.all([...toSave].map(async (e) => (await this.save(e)) || lost.add(e)));
     const kept = events.filter((e) => e.entry === null || !lost.has(e.entry));
@@ -544,6 +554,10 @@ export class Processor {
             this.opts.log.warn('alarm events not sent; retrying', { error: err.message, attempt }),
         },
       );
+      for (const e of toSave) {
+        e.m.state.outbox = [];
+        e.m.dirty = true;
+      }
       const sentAt = this.now();
       for (const { event } of kept) {
         if (event.transition === 'RAISED' && event.conditionSince !== null)

@@ -6,6 +6,7 @@ import type { Config } from '../../common/config.js';
 import { projectRoot } from '../../common/config.js';
 import type { HostBenchResult } from '../../workers/bench.js';
 import type { Output } from '../supervisor/output.js';
+import { type AlarmsBenchRequest, type AlarmsBenchResult, benchAlarms } from './bench-alarms.js';
 import { benchPipeline, type PipelineBenchRequest, type PipelineBenchResult } from './bench-pipeline.js';
 import { benchFailover, type FailoverBenchResult } from './bench-workers.js';
 
@@ -17,6 +18,8 @@ export interface BenchRequest {
   pipeline?: PipelineBenchRequest & { config: Config };
   /** Also kill workers of the running stack and measure failover and rebalance. */
   failover?: { config: Config; kills: number };
+  /** Also inject random faults into the running stack's machines and score the alarms. */
+  alarms?: AlarmsBenchRequest & { config: Config };
 }
 
 /** Runs a benchmark script in a fresh Node (with --expose-gc) and returns its JSON line. */
@@ -78,6 +81,19 @@ function pipelineLines(p: PipelineBenchResult): string[] {
   ];
 }
 
+function alarmLines(a: AlarmsBenchResult): string[] {
+  const d = a.detectionMs;
+  return [
+    `  alarms: ${a.injections} faults injected into ${n(a.machines)} machines over ${a.minutes} min; recall ${n(a.recall, 3)}, precision ${n(a.precision, 3)} (${a.truePositives} of ${a.alarmsRaised} alarms caused by a fault), ${a.chattering.length} chattering, ${a.floodAlarms} flood alarms`,
+    `  detection (first out-of-limit reading → alarm on Kafka), ${d.samples} alarms: p50 ${d.p50 ?? '-'} ms, p99 ${d.p99 ?? '-'} ms, max ${d.max ?? '-'} ms; p50 is ${a.ratioDetectionToPipelineP50 === null ? '-' : n(a.ratioDetectionToPipelineP50, 2)}× the pipeline's reading → InfluxDB p50 (${a.pipelineEndToEndMs.p50 === null ? '-' : n(a.pipelineEndToEndMs.p50)} ms) in the same minutes`,
+    `  by fault: ${Object.entries(a.byFault)
+      .map(([f, b]) => `${f} ${b.detected}/${b.injected}`)
+      .join(
+        ', ',
+      )}; analytics lag at the end ${a.analytics.lagAtEnd}, ${n(a.analytics.receivedPerSecond)} readings/s analysed`,
+  ];
+}
+
 function failoverLines(f: FailoverBenchResult): string[] {
   return [
     `  failover (SIGKILL of a worker → its machines publishing from new owners), ${f.kills.length} kills, ${n(f.failoverMs.samples)} machine moves: p50 ${n(f.failoverMs.p50)} ms, p90 ${n(f.failoverMs.p90)} ms, max ${n(f.failoverMs.max)} ms; p50 is ${n(f.ratioToSessionTimeout, 2)}× the ${n(f.sessionTimeoutMs)} ms group session`,
@@ -116,6 +132,14 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     );
     failover = await benchFailover(req.failover.config, req.failover.kills, out);
   }
+  let alarms: AlarmsBenchResult | undefined;
+  if (req.alarms) {
+    const { config, ...load } = req.alarms;
+    out.line(
+      `Benchmarking alarms: a random fault every ${load.everyS}s for ${load.minutes} min, each held ${load.holdS}s, on the running stack…`,
+    );
+    alarms = await benchAlarms(config, load, out);
+  }
   let pipeline: PipelineBenchResult | undefined;
   if (req.pipeline) {
     const { config, ...load } = req.pipeline;
@@ -133,6 +157,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     shardHost: host,
     ...(failover ? { failover } : {}),
     ...(pipeline ? { pipeline } : {}),
+    ...(alarms ? { alarms } : {}),
   };
   mkdirSync(req.outDir, { recursive: true });
   const file = join(req.outDir, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -146,6 +171,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
       `  hosted by a worker: ${n(host.bytesPerHostedMachine)} bytes per machine (${n(host.ratioToBareActor * 100, 1)}% of a bare actor's ${n(host.bytesPerBareActor)}, measured alongside)`,
       ...(failover ? failoverLines(failover) : []),
       ...(pipeline ? pipelineLines(pipeline) : []),
+      ...(alarms ? alarmLines(alarms) : []),
       `Results: ${file}`,
     ].join('\n'),
   );

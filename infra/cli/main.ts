@@ -252,7 +252,7 @@ const commands: Record<string, Command> = {
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
     usage:
-      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--out DIR]',
+      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--out DIR]',
     options: {
       machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
       seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
@@ -274,6 +274,12 @@ const commands: Record<string, Command> = {
         help: "also kill the running stack's workers (SIGKILL) and measure failover and rebalance (factory up first)",
       },
       kills: { type: 'string', help: 'worker kills for --failover (default 10)' },
+      alarms: {
+        type: 'boolean',
+        help: "also inject random faults into the running stack's machines and score the alarms: detection latency, precision, recall (factory up --machines 200 first)",
+      },
+      minutes: { type: 'string', help: 'minutes of fault injection for --alarms (default 30)' },
+      every: { type: 'string', help: 'seconds between injected faults for --alarms (default 10)' },
       out: { type: 'string', help: 'where to write the JSON results (default reports/bench)' },
     },
     async run(config, { values }) {
@@ -305,7 +311,18 @@ const commands: Record<string, Command> = {
       const failover = values.failover
         ? { config, kills: wholeNumber('kills', values.kills, 10) }
         : undefined;
-      await bench({ machines, seconds, outDir, pipeline, failover }, out);
+      if (!values.alarms && (values.minutes !== undefined || values.every !== undefined))
+        throw new UsageError('--minutes and --every apply to --alarms.');
+      const alarms = values.alarms
+        ? {
+            config,
+            minutes: wholeNumber('minutes', values.minutes, 30),
+            everyS: wholeNumber('every', values.every, 10),
+            holdS: 120,
+            graceS: 60,
+          }
+        : undefined;
+      await bench({ machines, seconds, outDir, pipeline, failover, alarms }, out);
       return 0;
     },
   },

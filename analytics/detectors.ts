@@ -36,7 +36,8 @@ export const newRuleState = (): RuleState => ({
 });
 
 export interface Verdict {
-  raw: boolean;
+  /** The raw condition; null: this reading says nothing either way (the debounced state holds). */
+  raw: boolean | null;
   value: number | null;
   limit: number | null;
 }
@@ -78,7 +79,7 @@ function rate(r: RuleOf<'rate'>, s: RuleState, t: TelemetryV1): Verdict {
   const v = t[r.field];
   const { prevTs, prevValue } = s;
   if (prevTs !== null && t.ts > prevTs && t.ts - prevTs < MIN_RATE_INTERVAL_MS)
-    return { raw: s.active, value: null, limit: r.maxPerS };
+    return { raw: null, value: null, limit: r.maxPerS };
   s.prevTs = t.ts;
   s.prevValue = v;
   if (prevTs === null || prevValue === null || t.ts <= prevTs || t.ts - prevTs > MAX_COMPARE_MS)
@@ -93,7 +94,10 @@ function rate(r: RuleOf<'rate'>, s: RuleState, t: TelemetryV1): Verdict {
  * so a slow fault (bearing wear) is not absorbed into the baseline as it grows.
  */
 function baseline(r: RuleOf<'baseline'>, s: RuleState, t: TelemetryV1): Verdict {
-  const none = { raw: false, value: null, limit: null };
+  // Outside steady running the baseline is neither learned nor judged, and an alarm (or its
+  // on-delay) carries over to the next stint: a machine that stops every minute must not
+  // restart the count each time.
+  const none = { raw: null, value: null, limit: null };
   if (t.state !== 'RUNNING') {
     s.since = null;
     return none;
@@ -167,10 +171,11 @@ function verdict(r: Rule, s: RuleState, t: TelemetryV1): Verdict {
 export function debounce(
   r: Rule,
   s: RuleState,
-  raw: boolean,
+  raw: boolean | null,
   at: { ts: number; seq: number },
   v: Verdict,
 ): ConditionChange | null {
+  if (raw === null) return null;
   if (raw === s.active) {
     s.pendingSince = null;
     s.pendingSeq = null;
@@ -194,7 +199,7 @@ export function evaluate(r: Rule, s: RuleState, t: TelemetryV1): ConditionChange
   const inScope = r.states === undefined || r.states.includes(t.state);
   const v = verdict(r, s, t);
   if (!inScope && r.kind === 'flatline') s.since = null;
-  return debounce(r, s, inScope && v.raw, { ts: t.ts, seq: t.seq }, v);
+  return debounce(r, s, inScope ? v.raw : false, { ts: t.ts, seq: t.seq }, v);
 }
 
 /**

@@ -122,6 +122,21 @@ describe('alarm rules on crafted sequences', () => {
     expect(at).toBeLessThan(850);
   });
 
+  it('a machine that stops every few seconds still gets its wear alarm: idle stints do not restart the on-delay', () => {
+    const list = Array.from({ length: 1200 }, (_, i) => {
+      const running = i < 600 || i % 16 < 8; // after 10 min: 8 s running, 8 s idle
+      const base = running
+        ? reading(i)
+        : reading(i, { state: 'IDLE', speedRpm: 0, vibrationMmS: 0, powerKw: 1.5 });
+      return i >= 600 && running ? { ...base, vibrationMmS: base.vibrationMmS + 1 } : base;
+    });
+    const r = raised(run(list), 'vibration-baseline');
+    expect(r).toHaveLength(1);
+    // First worn stint 608-615 (settle 5 s: judged from 613, the on-delay starts), idle 616-623,
+    // next stint judged from 629: 16 s past 613, beyond the 10 s on-delay. Raised at 629.
+    expect((r[0]!.ts - T0) / 1000).toBe(629);
+  });
+
   it('the baseline learns only while RUNNING: idle readings neither teach nor alarm', () => {
     const list = Array.from({ length: 900 }, (_, i) =>
       i % 60 < 30 ? reading(i) : reading(i, { state: 'IDLE', speedRpm: 0, vibrationMmS: 0, powerKw: 1.5 }),

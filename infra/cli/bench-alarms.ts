@@ -5,7 +5,7 @@
  *   worker publishes it on MQTT) to the alarm event's Kafka timestamp, for rules without an
  *   on-delay (limits, rates, states, counters). Reference measured in the same run: the
  *   writer's end-to-end latency (reading → InfluxDB) over the same minutes.
- * - Precision and recall: an alarm raised on a machine while a fault was injected into it (or
+ * - Precision and recall: an alarm raised (or reactivated while unacknowledged) on a machine while a fault was injected into it (or
  *   within the grace after it was cleared) is a true positive; any other machine alarm is a
  *   false one. A fault with no alarm on its machine in that span is missed.
  * - Chatter: a rule of a machine raised three times or more within ten minutes.
@@ -55,6 +55,8 @@ interface Injection {
   clearedAt: number | null;
   detectedAt: number | null;
 }
+
+const ANNUNCIATED = new Set(['RAISED', 'REACTIVATED']);
 
 /** Rules whose first alarm follows the first out-of-limit reading at once (no on-delay, no window). */
 const IMMEDIATE_KINDS = new Set(['limit', 'rate', 'state', 'counter']);
@@ -199,7 +201,7 @@ export async function benchAlarms(
     }
     const elapsed = Math.round((Date.now() - started) / 1000);
     out.progress(
-      `  ${elapsed}s of ${req.minutes * 60}s: ${injections.length} faults injected, ${events.filter((e) => e.transition === 'RAISED').length} alarms raised`,
+      `  ${elapsed}s of ${req.minutes * 60}s: ${injections.length} faults injected, ${events.filter((e) => ANNUNCIATED.has(e.transition)).length} alarms raised`,
     );
     await sleep(req.everyS * 1000);
   }
@@ -210,8 +212,9 @@ export async function benchAlarms(
   const analyticsAfter = await readAnalyticsHealthz(config, 1).catch(() => undefined);
   await consumer.disconnect();
 
-  // Score.
-  const raised = events.filter((e) => e.transition === 'RAISED' && e.machineId !== null);
+  // Score. An alarm is annunciated when it is raised, or when an episode not yet acknowledged
+  // becomes active again (ISA-18.2: the same alarm, back to "active, unacknowledged").
+  const raised = events.filter((e) => ANNUNCIATED.has(e.transition) && e.machineId !== null);
   let tp = 0;
   const falsePositives: AlarmsBenchResult['falsePositives'] = [];
   for (const e of raised) {

@@ -17,6 +17,7 @@ import type { TelemetryV1 } from '../../common/telemetry.js';
 import { mqttTopics } from '../../common/topics-mqtt.js';
 import { Publisher, type PublisherOptions, type PublisherStats } from '../../firmware/publisher.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
+import { readAnalyticsHealthz } from '../servers/analytics.js';
 import { type Healthz, type PipelineRole, readHealthz } from '../servers/pipeline.js';
 import type { Output } from '../supervisor/output.js';
 
@@ -97,6 +98,77 @@ export interface PipelineBenchResult {
   bridges: number;
   lanesPerBridge: number;
   writers: number;
+  /** The analytics processors on the same load (they read every reading the writers store). */
+  analytics: AnalyticsFigures | null;
+}
+
+export interface AnalyticsFigures {
+  instances: number;
+  /** Readings analysed per second between the start of the load and the last reading stored. */
+  analysedPerSecond: number;
+  /** Their group's lag: the largest seen, when the last reading was stored, and how long after that it fell below 1,000. */
+  lagPeak: number;
+  lagWhenStored: number;
+  caughtUpMsAfterStored: number | null;
+}
+
+/** Follows the analytics processors' counters and lag through a pipeline run. */
+class AnalyticsWatch {
+  private before = 0;
+  private startedAt = 0;
+  private lagPeak = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly config: Config) {}
+
+  private async read(): Promise<{ received: number; lag: number } | undefined> {
+    const n = this.config.pipeline.analytics;
+    const parts = await Promise.all(
+      Array.from({ length: n }, (_, i) => readAnalyticsHealthz(this.config, i + 1).catch(() => undefined)),
+    );
+    if (parts.some((p) => p === undefined)) return undefined;
+    return {
+      received: sum(parts.map((p) => p!.counters.received ?? 0)),
+      lag: Math.max(0, ...parts.map((p) => p!.counters.lag ?? 0)),
+    };
+  }
+
+  async start() {
+    this.startedAt = Date.now();
+    this.before = (await this.read())?.received ?? 0;
+    this.timer = setInterval(() => {
+      void this.read().then((r) => {
+        if (r) this.lagPeak = Math.max(this.lagPeak, r.lag);
+      });
+    }, SAMPLE_EVERY_MS);
+  }
+
+  async finish(storedAt: number, out: Output): Promise<AnalyticsFigures | null> {
+    clearInterval(this.timer);
+    const at = await this.read();
+    if (!at) return null;
+    const analysedPerSecond =
+      (at.received - this.before) / Math.max(0.001, (storedAt - this.startedAt) / 1000);
+    // Its lag is sampled from Kafka every 5 s: wait for a sample below 1,000, two minutes at most.
+    let caughtUpMsAfterStored: number | null = null;
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const r = await this.read();
+      if (r && r.lag < 1_000) {
+        caughtUpMsAfterStored = Date.now() - storedAt;
+        break;
+      }
+      out.progress(`waiting for analytics to catch up: lag ${r?.lag ?? '?'}`);
+      await sleep(1_000);
+    }
+    return {
+      instances: this.config.pipeline.analytics,
+      analysedPerSecond,
+      lagPeak: Math.max(this.lagPeak, at.lag),
+      lagWhenStored: at.lag,
+      caughtUpMsAfterStored,
+    };
+  }
 }
 
 export interface Latency {
@@ -688,11 +760,14 @@ export async function benchPipeline(
       gateways,
     );
     await sampler.start(before);
+    const analytics = new AnalyticsWatch(config);
+    await analytics.start();
     const load = await offer(req, machines, sampler, out);
     sampler.phase = 'drain';
     const deadline = load.ended + Math.max(180_000, req.seconds * 10_000);
     const { stored, finished } = await drain(config, run, load, deadline, sampler, out);
     sampler.stop();
+    const analysis = await analytics.finish(finished, out);
     const endToEndMs = runLatency(before, await writerFigures(config), sampler);
     const elapsedSeconds = (finished - load.started) / 1000;
     const capacityPerSecond = stored / elapsedSeconds;
@@ -719,6 +794,7 @@ export async function benchPipeline(
       bridges: config.pipeline.bridges,
       lanesPerBridge: config.pipeline.lanes,
       writers: config.pipeline.writers,
+      analytics: analysis,
     };
   } finally {
     await cleanUp(publishers, operator);

@@ -78,6 +78,11 @@ function pipelineLines(p: PipelineBenchResult): string[] {
     `  limited by: ${p.limitedBy} (${STAGE_MEANING[p.limitedBy]})`,
     `  backlog growth: ${grew('publishers')}, ${grew('broker')} (estimate), ${grew('kafka')}${p.replayed > 0 ? `; judged on the first ${n(p.backlog.limitedByJudgedUntilMs / 1000, 1)} s, before the publishers replayed` : ''}; writers peaked at ${n(p.backlog.writerPerSecond.peak)}/s`,
     `  raw MQTT QoS 1 on the same broker: ${n(p.rawMqttPerSecond)} messages/s; capacity is ${p.ratioToRawMqtt === null ? '-' : `${n(p.ratioToRawMqtt * 100, 1)}%`} of it`,
+    ...(p.analytics
+      ? [
+          `  analytics (${p.analytics.instances} instance${p.analytics.instances > 1 ? 's' : ''}) on the same load: ${n(p.analytics.analysedPerSecond)} readings/s analysed (${n((p.analytics.analysedPerSecond / p.capacityPerSecond) * 100, 1)}% of the capacity); lag peaked at ${n(p.analytics.lagPeak)}, ${n(p.analytics.lagWhenStored)} when the last reading was stored, below 1,000 ${p.analytics.caughtUpMsAfterStored === null ? 'not within 2 min' : `${n(p.analytics.caughtUpMsAfterStored / 1000, 1)} s`} later`,
+        ]
+      : []),
   ];
 }
 

@@ -34,6 +34,13 @@ describe('factory CLI', { timeout: 30_000 }, () => {
     }
   });
 
+  it('refuses a malformed alarm id before reaching any server', async () => {
+    const r = await factory(['alarm', 'ack', 'not-an-alarm']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/"not-an-alarm" is not an alarm id/);
+    oneSentence(r.stderr);
+  });
+
   it('gives each command its own --help', async () => {
     const r = await factory(['status', '--help']);
     expect(r.code).toBe(0);
@@ -46,6 +53,12 @@ describe('factory CLI', { timeout: 30_000 }, () => {
     [['status', '--colour'], /Unknown option '--colour'/],
     [['up', '--machines', 'many'], /--machines must be a whole number/],
     [['up', '--workers', '0'], /--workers must be a whole number/],
+    [['alarm', 'silence', 'M-0001.fault.1'], /expected "list", "ack", "shelve" or "unshelve"/],
+    [['alarm', 'ack'], /takes exactly one alarm id/],
+    [['alarm', 'shelve', 'M-0001.fault.1'], /shelve needs --for/],
+    [['alarm', 'shelve', 'M-0001.fault.1', '--for', '8d'], /at most 7d/],
+    [['alarm', 'ack', 'M-0001.fault.1', '--for', '1h'], /--for applies to shelve/],
+    [['bench', '--minutes', '5'], /apply to --alarms/],
   ])('rejects %j with exit 2 and one sentence', async (args, message) => {
     const r = await factory(args);
     expect(r.code).toBe(2);

@@ -5,7 +5,14 @@
  * drives silence, shelving expiry and given-up gaps.
  */
 import type { TelemetryV1 } from '../common/telemetry.js';
-import { debounce, evaluate, newRuleState, type RuleState, silent } from './detectors.js';
+import {
+  type ConditionChange,
+  debounce,
+  evaluate,
+  newRuleState,
+  type RuleState,
+  silent,
+} from './detectors.js';
 import type { AlarmEvent } from './events.js';
 import { type KpiOptions, type KpiState, type KpiWindow, kpiAlarm, kpiReading, newKpiState } from './kpi.js';
 import {
@@ -210,18 +217,7 @@ export class MachineAnalytics {
     out.closed.push(...kpiReading(s.kpi, t, this.opts.kpi));
   }
 
-  private condition(
-    rule: Rule,
-    ch: {
-      active: boolean;
-      value: number | null;
-      limit: number | null;
-      ts: number;
-      seq: number;
-      since: number;
-    },
-    out: Output,
-  ) {
+  private condition(rule: Rule, ch: ConditionChange, out: Output) {
     const a = this.state.alarms[rule.id]!;
     const c = onCondition(a, ch.active, ch.ts, ch, this.state.machine.machineId);
     if (c) this.emit(rule, c, out);

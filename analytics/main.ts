@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../common/config.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
 import { FleetRegistry } from '../common/registry.js';
-import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
 import { pipelineInflux } from '../pipeline/influx.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
 import { Processor } from './processor.js';
@@ -16,13 +16,8 @@ import { loadRuleBook, RulesError } from './rules.js';
 import { AnalyticsStore } from './store.js';
 
 const argsSchema = z.object({
-  id: z.string().regex(/^[\w.-]{1,64}$/, '--id may use letters, digits, dot, dash and underscore'),
-  'metrics-addr': z
-    .string()
-    .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
-    .default('127.0.0.1:0'),
+  ...processArgs,
   rules: z.string().optional(),
-  'data-dir': z.string().optional(),
 });
 
 async function main(argv: string[]): Promise<number> {

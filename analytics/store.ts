@@ -37,11 +37,18 @@ export class AnalyticsStore {
   }
 
   /** The saved state (its revision fences the next write), or undefined with revision 0. */
-  async load(machineId: string): Promise<{ state: MachineState | undefined; revision: number }> {
-    const e = await this.state.get(machineId);
-    if (!e || e.operation !== 'PUT') return { state: undefined, revision: e?.revision ?? 0 };
+  load(machineId: string): Promise<{ state: MachineState | undefined; revision: number }> {
+    return this.read<MachineState>(machineId);
+  }
+
+  /** A value we cannot read still has a revision: the next write must be fenced against it. */
+  private async read<T extends { v: number }>(
+    key: string,
+  ): Promise<{ state: T | undefined; revision: number }> {
+    const e = await this.state.get(key);
+    if (e?.operation !== 'PUT') return { state: undefined, revision: e?.revision ?? 0 };
     try {
-      const s = e.json<MachineState>();
+      const s = e.json<T>();
       return { state: s?.v === 1 ? s : undefined, revision: e.revision };
     } catch {
       return { state: undefined, revision: e.revision };
@@ -54,11 +61,8 @@ export class AnalyticsStore {
   }
 
   /** A line's flood state (key `_line.<site>.<line>`), loaded and saved like a machine's. */
-  async loadFlood(site: string, line: string): Promise<{ state: FloodState | undefined; revision: number }> {
-    const e = await this.state.get(floodKey(site, line));
-    if (!e || e.operation !== 'PUT') return { state: undefined, revision: e?.revision ?? 0 };
-    const s = e.json<FloodState>();
-    return { state: s?.v === 1 ? s : undefined, revision: e.revision };
+  loadFlood(site: string, line: string): Promise<{ state: FloodState | undefined; revision: number }> {
+    return this.read<FloodState>(floodKey(site, line));
   }
 
   saveFlood(s: FloodState, revision: number): Promise<number> {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { z } from 'zod';
 import type { Address } from './config.js';
 import type { Logger } from './log.js';
 
@@ -223,6 +224,16 @@ export function onShutdown(log: Logger, deadlineMs: number, stop: () => Promise<
     process.on('SIGINT', handler);
   });
 }
+
+/** The flags every long-running process of ours takes: its id and where it serves /metrics. */
+export const processArgs = {
+  id: z.string().regex(/^[\w.-]{1,64}$/, '--id may use letters, digits, dot, dash and underscore'),
+  'metrics-addr': z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
+    .default('127.0.0.1:0'),
+  'data-dir': z.string().optional(),
+};
 
 /** Thrown for bad flags or arguments: the process exits 2 with the message alone. */
 export class UsageError extends Error {}

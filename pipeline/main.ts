@@ -9,7 +9,7 @@ import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
 import { FleetRegistry } from '../common/registry.js';
-import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
 import { Bridge } from './bridge.js';
 import { FleetView } from './fleet-view.js';
 import { pipelineInflux } from './influx.js';
@@ -17,14 +17,9 @@ import { pipelineKafka } from './kafka.js';
 import { Writer } from './writer.js';
 
 const argsSchema = z.object({
+  ...processArgs,
   role: z.enum(['bridge', 'writer'], { error: 'the role must be "bridge" or "writer"' }),
-  id: z.string().regex(/^[\w.-]{1,64}$/, '--id may use letters, digits, dot, dash and underscore'),
-  'metrics-addr': z
-    .string()
-    .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
-    .default('127.0.0.1:0'),
   lanes: z.coerce.number().int().min(1).max(256, '--lanes must be 1-256').default(48),
-  'data-dir': z.string().optional(),
 });
 
 async function main(argv: string[]): Promise<number> {

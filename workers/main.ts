@@ -10,7 +10,7 @@ import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
 import { FleetRegistry } from '../common/registry.js';
-import { Metrics, onShutdown, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
 import { legacySnapshots } from './legacy.js';
 import { Region } from './region.js';
@@ -18,12 +18,7 @@ import { SnapshotStore } from './snapshot-store.js';
 import { TelemetrySink } from './telemetry-sink.js';
 
 const argsSchema = z.object({
-  id: z.string().regex(/^[\w.-]{1,64}$/, '--id may use letters, digits, dot, dash and underscore'),
-  'metrics-addr': z
-    .string()
-    .regex(/^[\w.-]+:\d{1,5}$/, '--metrics-addr must be host:port')
-    .default('127.0.0.1:0'),
-  'data-dir': z.string().optional(),
+  ...processArgs,
 });
 
 async function main(argv: string[]): Promise<number> {

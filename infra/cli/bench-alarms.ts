@@ -10,16 +10,11 @@
  *   false one. A fault with no alarm on its machine in that span is missed.
  * - Chatter: a rule of a machine raised three times or more within ten minutes.
  */
-import { randomUUID } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
-import type { AlarmEvent } from '../../analytics/events.js';
+import { followAlarmEvents, type SeenAlarmEvent } from '../../analytics/alarm-feed.js';
 import type { Config } from '../../common/config.js';
-import { silentLogger } from '../../common/log.js';
 import { connectNats } from '../../common/nats.js';
 import { FleetRegistry } from '../../common/registry.js';
 import { quantile } from '../../common/runtime.js';
-import { TOPICS } from '../../common/topics.js';
-import { pipelineKafka } from '../../pipeline/kafka.js';
 import { readAnalyticsHealthz } from '../servers/analytics.js';
 import { readHealthz } from '../servers/pipeline.js';
 import type { Output } from '../supervisor/output.js';
@@ -115,26 +110,8 @@ export async function benchAlarms(
   if (machines.length < 10)
     throw new StackError('The alarm benchmark needs at least 10 machines (factory up --machines 200).');
 
-  const events: (AlarmEvent & { kafkaTs: number })[] = [];
-  const consumer: Consumer = pipelineKafka(config, 'factory-bench-alarms', silentLogger).consumer({
-    groupId: `bench-alarms-${randomUUID()}`,
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: TOPICS.alarms, fromBeginning: false });
-  let joined = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    joined = true;
-  });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      events.push({
-        ...(JSON.parse(message.value!.toString()) as AlarmEvent),
-        kafkaTs: Number(message.timestamp),
-      });
-    },
-  });
-  while (!joined) await sleep(100);
+  const events: SeenAlarmEvent[] = [];
+  const consumer = await followAlarmEvents(config, 'factory-bench-alarms', (e) => events.push(e));
 
   const writerBefore = await readHealthz(config, 'writer', 1).catch(() => undefined);
   const analyticsBefore = await readAnalyticsHealthz(config, 1).catch(() => undefined);
@@ -167,7 +144,7 @@ export async function benchAlarms(
         { type: 'CLEAR_FAULT' },
         { by: 'bench', timeoutMs: 15_000 },
       ).catch(() => undefined);
-      if (!a || a.state !== 'FAULT') break;
+      if (a?.state !== 'FAULT') break;
       await sleep(10_000);
     }
     inj.clearedAt = Date.now();

@@ -1,6 +1,6 @@
-import { type Address, type Config, formatAddress } from '../../common/config.js';
-import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
-import { type Healthz, healthyOrThrow, perSecond } from './pipeline.js';
+import type { Address, Config } from '../../common/config.js';
+import type { Component, ComponentContext } from './component.js';
+import { type Healthz, healthyOrThrow, perSecond, readHealthzAt, servedProcess } from './pipeline.js';
 
 /** Where analytics instance n serves /metrics and /healthz: from the metrics base + 61. */
 export const analyticsMetricsAddress = (config: Config, n: number): Address => ({
@@ -8,11 +8,8 @@ export const analyticsMetricsAddress = (config: Config, n: number): Address => (
   port: config.pipeline.metricsPortBase + 60 + n,
 });
 
-export async function readAnalyticsHealthz(config: Config, n: number): Promise<Healthz> {
-  const address = formatAddress(analyticsMetricsAddress(config, n));
-  const res = await withTimeout(`analytics-${n}`, 3_000, fetch(`http://${address}/healthz`));
-  return (await res.json()) as Healthz;
-}
+export const readAnalyticsHealthz = (config: Config, n: number): Promise<Healthz> =>
+  readHealthzAt(`analytics-${n}`, analyticsMetricsAddress(config, n));
 
 /**
  * An analytics processor (alarms and KPIs). Healthy: consuming its partitions and keeping up
@@ -24,12 +21,7 @@ export function analytics(ctx: ComponentContext, n: number): Component {
   const metrics = analyticsMetricsAddress(config, n);
   const healthz = async () => healthyOrThrow(await readAnalyticsHealthz(config, n), id);
   return {
-    name: id,
-    address: `http://${formatAddress(metrics)}/metrics`,
-    binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
-    async prepare() {},
-    spawn: () =>
-      projectProcess(config, 'analytics/main.ts', ['--id', id, '--metrics-addr', formatAddress(metrics)]),
+    ...servedProcess(config, id, 'analytics/main.ts', metrics),
     ping: async () => void (await healthz()),
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();

@@ -32,11 +32,32 @@ export interface Healthz {
   histograms?: Record<string, { le: number | '+Inf'; count: number }[]>;
 }
 
-/** Instance n of a role's /healthz, healthy or not (a 503 still carries the counters). */
-export async function readHealthz(config: Config, role: PipelineRole, n: number): Promise<Healthz> {
-  const address = formatAddress(metricsAddress({ config, tools: { kafkaLib: '', temporal: '' } }, role, n));
-  const res = await withTimeout(`${role}-${n}`, 3_000, fetch(`http://${address}/healthz`));
+/** A process's /healthz, healthy or not (a 503 still carries the counters). */
+export async function readHealthzAt(id: string, metrics: Address): Promise<Healthz> {
+  const res = await withTimeout(id, 3_000, fetch(`http://${formatAddress(metrics)}/healthz`));
   return (await res.json()) as Healthz;
+}
+
+/** Instance n of a role's /healthz. */
+export const readHealthz = (config: Config, role: PipelineRole, n: number): Promise<Healthz> =>
+  readHealthzAt(`${role}-${n}`, metricsAddress({ config, tools: { kafkaLib: '', temporal: '' } }, role, n));
+
+/** One of our processes serving /metrics and /healthz at `metrics`: how it is named, bound and started. */
+export function servedProcess(
+  config: Config,
+  id: string,
+  script: string,
+  metrics: Address,
+  args: string[] = [],
+): Pick<Component, 'name' | 'address' | 'binds' | 'prepare' | 'spawn'> {
+  return {
+    name: id,
+    address: `http://${formatAddress(metrics)}/metrics`,
+    binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
+    async prepare() {},
+    spawn: () =>
+      projectProcess(config, script, ['--id', id, '--metrics-addr', formatAddress(metrics), ...args]),
+  };
 }
 
 /** A process's /healthz body when it says healthy; its reason as the error otherwise. */
@@ -50,22 +71,12 @@ export function healthyOrThrow(body: Healthz, id: string): Healthz {
 export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: number): Component {
   const id = `${role}-${n}`;
   const metrics = metricsAddress(ctx, role, n);
-  const url = `http://${formatAddress(metrics)}`;
   const healthz = async () => healthyOrThrow(await readHealthz(ctx.config, role, n), id);
   return {
-    name: id,
-    address: `${url}/metrics`,
-    binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
-    async prepare() {},
-    spawn: () =>
-      projectProcess(ctx.config, 'pipeline/main.ts', [
-        role,
-        '--id',
-        id,
-        '--metrics-addr',
-        formatAddress(metrics),
-        ...(role === 'bridge' ? ['--lanes', String(ctx.config.pipeline.lanes)] : []),
-      ]),
+    ...servedProcess(ctx.config, id, 'pipeline/main.ts', metrics, [
+      role,
+      ...(role === 'bridge' ? ['--lanes', String(ctx.config.pipeline.lanes)] : []),
+    ]),
     ping: async () => void (await healthz()),
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();

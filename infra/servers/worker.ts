@@ -1,6 +1,6 @@
-import { type Address, type Config, formatAddress } from '../../common/config.js';
-import { type Component, type ComponentContext, projectProcess, withTimeout } from './component.js';
-import { type Healthz, healthyOrThrow, perSecond } from './pipeline.js';
+import type { Address, Config } from '../../common/config.js';
+import type { Component, ComponentContext } from './component.js';
+import { type Healthz, healthyOrThrow, perSecond, readHealthzAt, servedProcess } from './pipeline.js';
 
 /** Where worker n serves /metrics and /healthz: from the metrics base + 41. */
 export const workerMetricsAddress = (config: Config, n: number): Address => ({
@@ -8,14 +8,8 @@ export const workerMetricsAddress = (config: Config, n: number): Address => ({
   port: config.pipeline.metricsPortBase + 40 + n,
 });
 
-export async function readWorkerHealthz(config: Config, n: number): Promise<Healthz> {
-  const res = await withTimeout(
-    `worker-${n}`,
-    3_000,
-    fetch(`http://${formatAddress(workerMetricsAddress(config, n))}/healthz`),
-  );
-  return (await res.json()) as Healthz;
-}
+export const readWorkerHealthz = (config: Config, n: number): Promise<Healthz> =>
+  readHealthzAt(`worker-${n}`, workerMetricsAddress(config, n));
 
 /**
  * A worker (region) process hosting the machine actors of the shards the worker group gives
@@ -27,12 +21,7 @@ export function worker(ctx: ComponentContext, n: number): Component {
   const metrics = workerMetricsAddress(config, n);
   const healthz = async () => healthyOrThrow(await readWorkerHealthz(config, n), id);
   return {
-    name: id,
-    address: `http://${formatAddress(metrics)}/metrics`,
-    binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
-    async prepare() {},
-    spawn: () =>
-      projectProcess(config, 'workers/main.ts', ['--id', id, '--metrics-addr', formatAddress(metrics)]),
+    ...servedProcess(config, id, 'workers/main.ts', metrics),
     // Stricter than health: `up` waits until the worker's MQTT connections are up again (after a
     // broker restart they come back within their reconnect backoff, at most 10 s).
     ping: async () => {

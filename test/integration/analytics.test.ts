@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followAlarmEvents } from '../../analytics/alarm-feed.js';
 import type { AlarmEvent } from '../../analytics/events.js';
 import { paths } from '../../common/config.js';
-import { silentLogger } from '../../common/log.js';
-import { TOPICS } from '../../common/topics.js';
 import { readPidFile, waitFor } from '../../infra/supervisor/process.js';
-import { pipelineKafka } from '../../pipeline/kafka.js';
 import { factory, testConfig } from './stack-env.js';
 
 /**
@@ -35,22 +32,7 @@ async function cli(args: string[]) {
 
 beforeAll(async () => {
   // Every alarm event from now on, as any consumer of the topic sees it.
-  consumer = pipelineKafka(config, 'analytics-test', silentLogger).consumer({
-    groupId: `analytics-test-${randomUUID()}`,
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: TOPICS.alarms, fromBeginning: false });
-  let joined = false;
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    joined = true;
-  });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      events.push(JSON.parse(message.value!.toString()) as AlarmEvent);
-    },
-  });
-  expect(await waitFor(() => joined, 30_000)).toBe(true);
+  consumer = await followAlarmEvents(config, 'analytics-test', (e) => events.push(e));
 }, 60_000);
 
 afterAll(async () => {

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followAlarmEvents } from '../../analytics/alarm-feed.js';
 import type { AlarmEvent } from '../../analytics/events.js';
 import { paths } from '../../common/config.js';
+import { readAnalyticsHealthz } from '../../infra/servers/analytics.js';
 import { readPidFile, waitFor } from '../../infra/supervisor/process.js';
-import { factory, testConfig } from './stack-env.js';
+import { factory, keeperPaused, testConfig } from './stack-env.js';
 
 /**
  * Alarms end to end on the real servers: `factory inject` → worker → MQTT → bridge → Kafka →
@@ -13,6 +14,7 @@ import { factory, testConfig } from './stack-env.js';
  */
 const config = testConfig();
 const MACHINE = 'M-0003';
+const OTHER = 'M-0008';
 const events: AlarmEvent[] = [];
 let consumer: Consumer;
 
@@ -35,22 +37,44 @@ beforeAll(async () => {
   consumer = await followAlarmEvents(config, 'analytics-test', (e) => events.push(e));
 }, 60_000);
 
+let scaledOut = false;
+
 afterAll(async () => {
   await consumer?.disconnect();
-  await cli(['command', MACHINE, 'CLEAR_FAULT']);
-  await cli(['command', MACHINE, 'START']);
-});
+  for (const m of [MACHINE, OTHER]) {
+    await cli(['command', m, 'CLEAR_FAULT']);
+    await cli(['command', m, 'START']);
+  }
+  // The suite's other files expect one analytics instance.
+  if (scaledOut) {
+    await cli(['down']);
+    await cli(['up']);
+  }
+}, 300_000);
+
+/** Partitions an analytics instance consumes, from its /healthz ("consuming 6 partitions"). */
+async function partitionsOf(n: number): Promise<number> {
+  const h = await readAnalyticsHealthz(config, n).catch(() => undefined);
+  return Number(/consuming (\d+) partitions/.exec(h?.detail ?? '')?.[1] ?? -1);
+}
+
+/** Heats a stopped machine until it trips; resolves with its temperature-high alarm id. */
+async function overheat(machineId: string): Promise<string> {
+  expect((await cli(['command', machineId, 'STOP'])).code).toBe(0);
+  expect((await cli(['inject', machineId, 'overheat', '--param', 'extraC=300'])).code).toBe(0);
+  const raisedHere = () =>
+    events.filter(
+      (e) => e.machineId === machineId && e.rule === 'temperature-high' && e.transition === 'RAISED',
+    );
+  expect(await waitFor(() => raisedHere().length > 0, 150_000, 250)).toBe(true);
+  return raisedHere()[0]!.alarmId;
+}
 
 describe('analytics on the live stack', () => {
   it('an injected overheat raises one alarm per rule, survives a SIGKILL of analytics, clears, and is acknowledged', async () => {
-    // Held IDLE (powered, so the overheat heats it; the chain does not move a stopped machine).
-    expect((await cli(['command', MACHINE, 'STOP'])).code).toBe(0);
-    const injected = await cli(['inject', MACHINE, 'overheat', '--param', 'extraC=300']);
-    expect(injected.code, injected.out).toBe(0);
-
+    // Held IDLE (powered, so the overheat heats it; the chain does not move a stopped machine),
     // 300 °C above ambient: past the 78 °C high limit within about a minute.
-    expect(await waitFor(() => raisedIds('temperature-high').size > 0, 150_000, 250)).toBe(true);
-    const [alarmId] = [...raisedIds('temperature-high')];
+    const alarmId = await overheat(MACHINE);
     const raise = ofMachine('temperature-high').find((e) => e.transition === 'RAISED')!;
     expect(raise).toMatchObject({ severity: 'high', limit: 78, state: 'ACTIVE_UNACK', line: 'line-1' });
     expect(raise.value).toBeGreaterThan(78);
@@ -81,14 +105,14 @@ describe('analytics on the live stack', () => {
     ).toBe(true);
     // Cooling: the temperature and fault alarms clear (temperature after its deadband and off-delay).
     const cleared = (id: string) => events.some((e) => e.alarmId === id && e.transition === 'CLEARED');
-    expect(await waitFor(() => cleared(alarmId!), 180_000, 500)).toBe(true);
+    expect(await waitFor(() => cleared(alarmId), 180_000, 500)).toBe(true);
     expect(await waitFor(() => cleared([...raisedIds('fault')][0]!), 60_000, 500)).toBe(true);
 
     const list = await cli(['alarm', 'list']);
     expect(list.stdout).toContain(alarmId);
     expect(list.stdout).toMatch(/cleared, unacked/);
 
-    const ack = await cli(['alarm', 'ack', alarmId!, '--by', 'tester']);
+    const ack = await cli(['alarm', 'ack', alarmId, '--by', 'tester']);
     expect(ack.code, ack.out).toBe(0);
     expect(
       await waitFor(
@@ -99,7 +123,7 @@ describe('analytics on the live stack', () => {
     const acked = events.find((e) => e.alarmId === alarmId && e.transition === 'ACKNOWLEDGED')!;
     expect(acked).toMatchObject({ state: 'NORMAL', by: 'tester' });
     // An illegal transition is answered with its reason.
-    const again = await cli(['alarm', 'ack', alarmId!, '--by', 'tester']);
+    const again = await cli(['alarm', 'ack', alarmId, '--by', 'tester']);
     expect(again.code).toBe(1);
     expect(again.stdout).toMatch(/refused by analytics-\d: alarm .* is not open/);
 
@@ -110,6 +134,57 @@ describe('analytics on the live stack', () => {
       expect(new Set(transitions).size, `distinct events of ${rule}`).toBeGreaterThanOrEqual(2);
     }
     expect((await cli(['alarm', 'list'])).stdout).not.toContain(alarmId);
+  }, 600_000);
+
+  it('two instances share the partitions; when one is SIGKILLed the other carries its machines on, same episode', async () => {
+    scaledOut = true;
+    const up = await factory(['up'], { FACTORY_ANALYTICS: '2' });
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    // The co-partitioning assignor splits 12 partitions 6 and 6.
+    expect(
+      await waitFor(
+        async () => (await partitionsOf(1)) === 6 && (await partitionsOf(2)) === 6,
+        90_000,
+        1_000,
+      ),
+    ).toBe(true);
+    const alarmId = await overheat(OTHER);
+    // The acknowledgement's answer names the instance that owns the machine's alarms.
+    const ack = await cli(['alarm', 'ack', alarmId, '--by', 'tester']);
+    expect(ack.code, ack.out).toBe(0);
+    const owner = /\((analytics-(\d))\)/.exec(ack.stdout);
+    expect(owner, ack.stdout).not.toBeNull();
+    const n = Number(owner![2]);
+    const survivor = n === 1 ? 2 : 1;
+    await keeperPaused(async () => {
+      process.kill(readPidFile(paths(config).pid(`analytics-${n}`))!.pid, 'SIGKILL');
+      // Its session (10 s) runs out; the survivor takes all 12 partitions and their states.
+      expect(await waitFor(async () => (await partitionsOf(survivor)) === 12, 90_000, 1_000)).toBe(true);
+      // The machine trips and cools; its acknowledged alarm clears to NORMAL at the survivor:
+      // the same episode, carried over, not raised anew.
+      expect(
+        await waitFor(() => events.some((e) => e.machineId === OTHER && e.rule === 'fault'), 120_000, 250),
+      ).toBe(true);
+      expect(
+        await waitFor(
+          async () => (await cli(['command', OTHER, 'CLEAR_FAULT'])).stdout.includes('state IDLE'),
+          180_000,
+          3_000,
+        ),
+      ).toBe(true);
+      expect(
+        await waitFor(
+          () =>
+            events.some((e) => e.alarmId === alarmId && e.transition === 'CLEARED' && e.state === 'NORMAL'),
+          180_000,
+          500,
+        ),
+      ).toBe(true);
+    });
+    const raised = events.filter((e) => e.machineId === OTHER && e.transition === 'RAISED');
+    for (const rule of new Set(raised.map((e) => e.rule))) {
+      expect(raised.filter((e) => e.rule === rule).length, `rule ${rule}`).toBe(1);
+    }
   }, 600_000);
 
   it('bad alarm commands get one clear sentence', async () => {

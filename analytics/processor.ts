@@ -398,11 +398,15 @@ export class Processor {
       await this.floodCommand(c, now);
       return;
     }
-    await this.loadMany([subject], new Map());
+    // Only machines of the registry have state here: a typo must not create one.
+    if (this.registered.has(subject)) await this.loadMany([subject], new Map());
     const e = this.machines.get(subject);
     const { outcome, out } = e
       ? e.m.command(c.alarmId, c.action, c.by, now, c.forMs)
-      : { outcome: { ok: false as const, reason: `no machine ${subject} here` }, out: undefined };
+      : {
+          outcome: { ok: false as const, reason: `there is no machine ${subject} in the fleet registry` },
+          out: undefined,
+        };
     m.inc(outcome.ok ? 'commands' : 'commandsRefused');
     if (e && out) this.collect(e, out);
     if (c.replyTo) this.answer(c, outcome);
@@ -631,7 +635,7 @@ export class Processor {
       points = this.closedKpi;
       this.closedKpi = [];
       for (const e of this.kpiDirty) {
-        if (!this.machines.has(e.m.id)) continue;
+        if (this.machines.get(e.m.id) !== e) continue; // dropped (moved away) since
         for (const w of Object.values(e.m.state.kpi.windows)) if (w) points.push(this.point(e, w, false));
       }
       this.kpiDirty.clear();

@@ -197,5 +197,8 @@ describe('analytics on the live stack', () => {
     const unknown = await cli(['alarm', 'ack', `${MACHINE}.temperature-high.1`]);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toMatch(/refused .* not open/);
+    const stranger = await cli(['alarm', 'ack', 'M-9999.fault.1']);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stdout).toMatch(/no machine M-9999 in the fleet registry/);
   });
 });

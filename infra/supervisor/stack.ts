@@ -445,12 +445,34 @@ export async function up(
       await bringUp(config, group, out, t0);
       if (i === 0) await applyRegistry(config, plan, out);
     }
-    const after = await Promise.all(all.map((c) => probe(config, c)));
+    const after = await settled(config, all, out, t0);
     out.line(`✓ stack ready in ${seconds(Date.now() - t0)}`);
     return after;
   } finally {
     unlock();
   }
+}
+
+/**
+ * The stack's health once everything answered. A stage that was ready a moment ago may be
+ * catching up on what queued while a server was down (its lag rises while the backlog
+ * arrives): it gets up to a minute to become healthy before `up` reports it.
+ */
+async function settled(
+  config: Config,
+  all: Component[],
+  out: Output,
+  t0: number,
+): Promise<ComponentStatus[]> {
+  let rows = await Promise.all(all.map((c) => probe(config, c)));
+  const deadline = Date.now() + 60_000;
+  while (rows.some((r) => !r.healthy && r.pid !== null) && Date.now() < deadline) {
+    const names = rows.filter((r) => !r.healthy).map((r) => r.name);
+    out.progress(`waiting for ${names.join(', ')} to settle (${seconds(Date.now() - t0)})`);
+    await new Promise((r) => setTimeout(r, 2_000));
+    rows = await Promise.all(all.map((c) => probe(config, c)));
+  }
+  return rows;
 }
 
 /** Running workers numbered above the plan's count (a scale-down): stopped gracefully. */

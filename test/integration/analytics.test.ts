@@ -14,7 +14,7 @@ import { factory, keeperPaused, testConfig } from './stack-env.js';
  */
 const config = testConfig();
 const MACHINE = 'M-0003';
-const OTHER = 'M-0008';
+const OTHER = 'M-0006';
 const events: AlarmEvent[] = [];
 let consumer: Consumer;
 
@@ -60,7 +60,10 @@ async function partitionsOf(n: number): Promise<number> {
 
 /** Heats a stopped machine until it trips; resolves with its temperature-high alarm id. */
 async function overheat(machineId: string): Promise<string> {
-  expect((await cli(['command', machineId, 'STOP'])).code).toBe(0);
+  // STOP is refused during a planned stop (MAINTENANCE, seconds long): until it is taken.
+  expect(
+    await waitFor(async () => (await cli(['command', machineId, 'STOP'])).code === 0, 90_000, 2_000),
+  ).toBe(true);
   expect((await cli(['inject', machineId, 'overheat', '--param', 'extraC=300'])).code).toBe(0);
   const raisedHere = () =>
     events.filter(

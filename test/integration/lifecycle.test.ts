@@ -54,6 +54,7 @@ describe('factory up / status / down', () => {
     const { code, rows } = last;
     expect(code).toBe(0);
     expect(rows.map((r) => r.name).sort()).toEqual([
+      'analytics-1',
       'bridge-1',
       'bridge-2',
       'influxdb',

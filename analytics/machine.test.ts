@@ -326,3 +326,38 @@ describe('rate of change', () => {
     expect(raised(run(list), 'temperature-jump')).toEqual([]);
   });
 });
+
+describe('review findings', () => {
+  it('a held reading that an announced skip passes over is dropped, never applied late or backwards', () => {
+    const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
+    m.receive(reading(0), T0); // seq 1
+    m.receive(reading(2), T0 + 10); // seq 3 held (seq 2 missing)
+    m.skip(2, 60); // the new owner skipped 2..60 (3 lies inside)
+    expect(m.state.reorder.held).toEqual([]);
+    m.receive({ ...reading(60), seq: 61 }, T0 + 20);
+    expect(m.state.lastSeq).toBe(61);
+    m.tick(T0 + 10_000, true);
+    expect(m.state.lastSeq).toBe(61);
+    expect(m.state.reorder.next).toBe(62);
+  });
+
+  it('two silences between the same two readings are two episodes with their own ids', () => {
+    const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
+    run(Array.from({ length: 5 }, (_, i) => reading(i)), m);
+    const t = m.lastHeardAt;
+    const first = m.tick(t + 15_000, true).events.find((e) => e.rule === 'comms-loss')!;
+    expect(first.transition).toBe('RAISED');
+    // A duplicate arrives: it does not end the silence (nothing new was heard).
+    m.receive(reading(4), t + 16_000);
+    expect(m.tick(t + 17_000, true).events.filter((e) => e.rule === 'comms-loss')).toEqual([]);
+    // A new reading ends it, though it is held (seq 6 is missing) and applies nothing yet;
+    // acknowledged, the alarm is normal again; then silence again, with no seq applied in between.
+    m.receive(reading(6), t + 18_000);
+    expect(m.state.lastSeq).toBe(5);
+    m.tick(t + 18_500, true);
+    expect(m.command(first.alarmId, 'acknowledge', 'ana', t + 19_000).outcome.ok).toBe(true);
+    const second = m.tick(t + 33_000, true).events.find((e) => e.rule === 'comms-loss')!;
+    expect(second.transition).toBe('RAISED');
+    expect(second.alarmId).not.toBe(first.alarmId);
+  });
+});

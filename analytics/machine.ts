@@ -122,7 +122,9 @@ export class MachineAnalytics {
 
   /** A reading from Kafka, in whatever order it came. */
   receive(t: TelemetryV1, now: number): Output {
-    this.lastHeardAt = now;
+    // A duplicate (a replay, a redelivery) says nothing about the machine being heard now.
+    const next = this.state.reorder.next;
+    if (next === null || t.seq >= next) this.lastHeardAt = now;
     this.dirty = true;
     const out = empty();
     for (const r of offer(this.state.reorder, t, now, this.stats)) this.apply(r, out);
@@ -147,7 +149,8 @@ export class MachineAnalytics {
       const expired = expireShelving(a, now);
       if (expired) this.emit(rule, expired, out);
       if (rule.kind !== 'silence' || !flowing) continue;
-      const ch = silent(rule, this.state.rules[rule.id]!, this.lastHeardAt, now, this.state.lastSeq);
+      // Named by the time it began: two silences can fall between the same two readings.
+      const ch = silent(rule, this.state.rules[rule.id]!, this.lastHeardAt, now, now);
       if (ch) this.condition(rule, ch, out);
     }
     if (out.events.length || out.closed.length) this.dirty = true;

@@ -536,9 +536,21 @@ export class Processor {
     const toSave = new Set(events.map((e) => e.entry).filter((e): e is Entry => e !== null));
     // The outbox: a machine's events are saved with its state before they are sent, so a crash
     // between the two sends them after the restart instead of losing them (see loadMany).
-    for (const e of toSave) e.m.state.outbox = events.filter((p) => p.entry === e).map((p) => p.event);
+    for (const e of toSave) {
+      // Append: events of an earlier flush that failed are still unsent.
+      const mine = events.filter((p) => p.entry === e).map((p) => p.event);
+      const ids = new Set(mine.map((ev) => ev.eventId));
+      e.m.state.outbox = [...(e.m.state.outbox ?? []).filter((ev) => !ids.has(ev.eventId)), ...mine];
+    }
     const lost = new Set<Entry>();
-    await Promise.all([...toSave].map(async (e) => (await this.save(e)) || lost.add(e)));
+    try {
+      await Promise.all([...toSave].map(async (e) => (await this.save(e)) || lost.add(e)));
+    } catch (err) {
+      // The store failed (not a conflict): keep everything for the next flush, unsent.
+      this.pendingEvents = [...events, ...this.pendingEvents];
+      this.pendingAnswers = [...answers, ...this.pendingAnswers];
+      throw err;
+    }
     const kept = events.filter((e) => e.entry === null || !lost.has(e.entry));
     if (kept.length) {
       await retryUntil(

@@ -57,13 +57,23 @@ function passSkips<T extends Sequenced>(s: ReorderState<T>, stats: ReorderStats)
   s.skips = s.skips.filter(([, to]) => s.next === null || to >= s.next);
 }
 
+/** Held readings that `next` has passed (a skip range covered them): already decided, dropped. */
+function dropPassed<T extends Sequenced>(s: ReorderState<T>, stats: ReorderStats) {
+  while (s.held.length > 0 && s.next !== null && s.held[0]!.seq < s.next) {
+    s.held.shift();
+    stats.duplicates += 1;
+  }
+}
+
 /** Delivers held readings that are now next in line. */
 function drain<T extends Sequenced>(s: ReorderState<T>, out: T[], stats: ReorderStats) {
   passSkips(s, stats);
+  dropPassed(s, stats);
   while (s.held.length > 0 && s.held[0]!.seq === s.next) {
     out.push(s.held.shift()!);
     s.next! += 1;
     passSkips(s, stats);
+    dropPassed(s, stats);
   }
   if (s.held.length === 0) s.heldSince = null;
 }
@@ -71,6 +81,11 @@ function drain<T extends Sequenced>(s: ReorderState<T>, out: T[], stats: Reorder
 /** Gives up the open gap: delivers everything held, in order. */
 function giveUp<T extends Sequenced>(s: ReorderState<T>, out: T[], stats: ReorderStats) {
   for (const r of s.held) {
+    // Never backwards: a held reading that a skip range passed over is not delivered late.
+    if (s.next !== null && r.seq < s.next) {
+      stats.duplicates += 1;
+      continue;
+    }
     if (s.next !== null && r.seq > s.next) stats.missing += r.seq - s.next;
     out.push(r);
     s.next = r.seq + 1;

@@ -343,7 +343,10 @@ describe('review findings', () => {
 
   it('two silences between the same two readings are two episodes with their own ids', () => {
     const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
-    run(Array.from({ length: 5 }, (_, i) => reading(i)), m);
+    run(
+      Array.from({ length: 5 }, (_, i) => reading(i)),
+      m,
+    );
     const t = m.lastHeardAt;
     const first = m.tick(t + 15_000, true).events.find((e) => e.rule === 'comms-loss')!;
     expect(first.transition).toBe('RAISED');

@@ -89,6 +89,12 @@ export interface ProcessorOptions {
   clock?: () => number;
 }
 
+/** A line's flood state with the revision that fences its next save. */
+interface FloodEntry {
+  state: FloodState;
+  revision: number;
+}
+
 interface Entry {
   m: MachineAnalytics;
   revision: number;
@@ -112,7 +118,7 @@ export class Processor {
   private readonly processed = new Map<string, { topic: string; partition: number; offset: string }>();
   private pendingEvents: { entry: Entry | null; event: AlarmEvent }[] = [];
   /** Lines whose flood alarm this instance owns (their key's partition is ours). */
-  private readonly floods = new Map<string, { state: FloodState; revision: number }>();
+  private readonly floods = new Map<string, FloodEntry>();
   /** Every line's active flood alarm, as the alarms topic tells (all instances follow it). */
   private readonly flooding = new Map<string, string>();
   private pendingAnswers: { replyTo: string; answer: AlarmAnswer }[] = [];
@@ -161,8 +167,8 @@ export class Processor {
   get healthy(): { ok: boolean; detail: string; restartable: boolean } {
     const failingMs = this.influxFailingSince === undefined ? 0 : this.now() - this.influxFailingSince;
     const behind = this.lag.growing(30_000);
-    let open = 0;
-    for (const e of this.machines.values()) open += e.m.openAlarms().length;
+    // Counted by the tick each second; a health request does not walk every machine again.
+    const open = this.opts.metrics.get('openAlarms');
     return {
       ok: this.running && !behind,
       restartable: !(behind && this.running),
@@ -379,14 +385,7 @@ export class Processor {
   /** An acknowledge/shelve/unshelve record: validated, applied by the alarm's owner (us), answered. */
   private async command(raw: Buffer | null, now: number): Promise<void> {
     const m = this.opts.metrics;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw?.toString('utf8') ?? '');
-    } catch {
-      m.inc('commandsInvalid');
-      return;
-    }
-    const parsed = alarmCommandSchema.safeParse(json);
+    const parsed = alarmCommandSchema.safeParse(jsonOf(raw));
     if (!parsed.success) {
       m.inc('commandsInvalid');
       this.opts.log.warn('invalid alarm command', { reason: parsed.error.issues[0]?.message });
@@ -426,13 +425,7 @@ export class Processor {
   }
 
   private async skipEvent(raw: Buffer | null): Promise<void> {
-    let json: unknown;
-    try {
-      json = JSON.parse(raw?.toString('utf8') ?? '');
-    } catch {
-      return;
-    }
-    const { site: _s, line: _l, ...rest } = (json ?? {}) as Record<string, unknown>;
+    const { site: _s, line: _l, ...rest } = (jsonOf(raw) ?? {}) as Record<string, unknown>;
     const e = machineEventSchema.safeParse(rest);
     if (!e.success) return;
     const entry = this.machines.get(e.data.machineId);
@@ -469,9 +462,9 @@ export class Processor {
     return f;
   }
 
-  private floodEvent(f: { state: FloodState }, c: Change) {
+  private floodEvent(f: FloodEntry, c: Change) {
     const { site, line } = f.state;
-    this.pendingFloods.add(f as { state: FloodState; revision: number });
+    this.pendingFloods.add(f);
     this.pendingEvents.push({
       entry: null,
       event: alarmEvent(c, floodFacts(f.state.raises.length), {
@@ -486,13 +479,7 @@ export class Processor {
 
   /** An alarm event from the topic: follow floods, and count raises on lines we own. */
   private async alarmSeen(raw: Buffer | null): Promise<void> {
-    let json: unknown;
-    try {
-      json = JSON.parse(raw?.toString('utf8') ?? '');
-    } catch {
-      return;
-    }
-    const e = alarmEventSchema.safeParse(json);
+    const e = alarmEventSchema.safeParse(jsonOf(raw));
     if (!e.success) return;
     const a = e.data;
     const key = lineSubject(a.site, a.line);
@@ -594,7 +581,7 @@ export class Processor {
     for (const { replyTo, answer } of answers) this.opts.nc.publish(replyTo, JSON.stringify(answer));
   }
 
-  private readonly pendingFloods = new Set<{ state: FloodState; revision: number }>();
+  private readonly pendingFloods = new Set<FloodEntry>();
 
   /** Saves changed flood states (fenced like machines'; a line taken over is dropped). */
   private async saveFloods(): Promise<void> {
@@ -697,11 +684,16 @@ export class Processor {
   }
 }
 
-function parseRecord(raw: Buffer | null): TelemetryV1 | undefined {
+/** A record's JSON, or undefined when it is none (counted or ignored by the caller, never thrown). */
+function jsonOf(raw: Buffer | null): unknown {
   try {
-    const t = telemetryV1Schema.safeParse(JSON.parse(raw?.toString('utf8') ?? ''));
-    return t.success ? t.data : undefined;
+    return JSON.parse(raw?.toString('utf8') ?? '');
   } catch {
     return undefined;
   }
+}
+
+function parseRecord(raw: Buffer | null): TelemetryV1 | undefined {
+  const t = telemetryV1Schema.safeParse(jsonOf(raw));
+  return t.success ? t.data : undefined;
 }

@@ -138,12 +138,7 @@ export async function benchAlarms(
     }
     // A machine that tripped resets once it has cooled (a few tries).
     for (let i = 0; i < 12; i++) {
-      const a = await sendCommand(
-        config,
-        inj.machineId,
-        { type: 'CLEAR_FAULT' },
-        { by: 'bench', timeoutMs: 15_000 },
-      ).catch(() => undefined);
+      const a = await command(inj.machineId, { type: 'CLEAR_FAULT' });
       if (a?.state !== 'FAULT') break;
       await sleep(10_000);
     }

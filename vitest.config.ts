@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { LifecycleLastSequencer } from './test/integration/sequencer.js';
 
-// Two projects: `unit` runs pure code with no servers; `integration` talks to the real
-// servers that test/integration/global-setup.ts starts once (on ports of its own) and always stops.
+// Three projects: `unit` runs pure code with no servers; `workflows` runs Temporal workflows on
+// the time-skipping test server (one per file, from workflows/test-server-setup.ts); `integration`
+// talks to the real servers that test/integration/global-setup.ts starts once (on ports of its
+// own) and always stops.
 export default defineConfig({
   test: {
     // In CI a JSON report too, from which .ci/run prints a plain "N passed, N failed" line.
@@ -17,6 +19,17 @@ export default defineConfig({
           include: [
             '{actors,analytics,common,firmware,infra,pipeline,simulations,workers,workflows}/**/*.test.ts',
           ],
+          exclude: [...configDefaults.exclude, 'workflows/**/*.workflow.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'workflows',
+          include: ['workflows/**/*.workflow.test.ts'],
+          globalSetup: ['workflows/test-server-setup.ts'],
+          // The first workflow of a file bundles its workflow code (a few seconds on busy cores).
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

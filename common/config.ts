@@ -61,6 +61,10 @@ const envSchema = z.object({
   FACTORY_WRITERS: positiveInt.max(16).default(1),
   /** Analytics processors (alarms, KPIs); they share the telemetry partitions. */
   FACTORY_ANALYTICS: positiveInt.max(16).default(1),
+  /** Workflow workers (Temporal worker + alarm dispatcher + state watch), sharing task queue and alarms. */
+  FACTORY_WORKFLOW_WORKERS: z.coerce.number().int().min(0).max(8).default(1),
+  /** The escalation configuration (ladders, channels, ticket policy). */
+  FACTORY_ESCALATION: z.string().min(1).default('workflows/escalation.yaml'),
   /**
    * End-to-end confirmation from bridges to gateways (ADR 0003). `off` restores ack-by-broker
    * only, which loses what a crashing broker held: for measuring its cost, not for plants.
@@ -101,6 +105,7 @@ export interface Config {
   temporal: Address;
   temporalUi: Address;
   temporalNamespace: string;
+  escalationFile: string;
   http: Address;
   partitions: { telemetry: number; commands: number };
   pipeline: {
@@ -108,6 +113,7 @@ export interface Config {
     lanes: number;
     writers: number;
     analytics: number;
+    workflowWorkers: number;
     metricsPortBase: number;
     confirmations: boolean;
   };
@@ -150,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporal: e.FACTORY_TEMPORAL_ADDR,
     temporalUi: e.FACTORY_TEMPORAL_UI_ADDR,
     temporalNamespace: e.FACTORY_TEMPORAL_NAMESPACE,
+    escalationFile: abs(e.FACTORY_ESCALATION),
     http: e.FACTORY_HTTP_ADDR,
     partitions: { telemetry: e.FACTORY_TELEMETRY_PARTITIONS, commands: e.FACTORY_COMMAND_PARTITIONS },
     pipeline: {
@@ -157,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lanes: e.FACTORY_BRIDGE_LANES,
       writers: e.FACTORY_WRITERS,
       analytics: e.FACTORY_ANALYTICS,
+      workflowWorkers: e.FACTORY_WORKFLOW_WORKERS,
       metricsPortBase: e.FACTORY_METRICS_PORT_BASE,
       confirmations: e.FACTORY_CONFIRMATIONS === 'on',
     },

@@ -4,7 +4,12 @@ export const RETENTION = {
   rollup: { name: 'rollup_1m', duration: '90d' },
 } as const;
 
-export const MEASUREMENTS = { telemetry: 'telemetry', kpi: 'kpi', alarms: 'alarms' } as const;
+export const MEASUREMENTS = {
+  telemetry: 'telemetry',
+  kpi: 'kpi',
+  alarms: 'alarms',
+  tickets: 'tickets',
+} as const;
 
 /** The continuous query that fills the 1-minute roll-up from raw telemetry. */
 export function rollupQuery(db: string): { name: string; query: string } {

@@ -36,6 +36,8 @@ export const commandAnswerSchema = z.object({
   shard: z.number(),
   state: z.string().optional(),
   seq: z.number().optional(),
+  /** The maintenance ticket holding the machine after the command, if any. */
+  ticketId: z.string().nullable().optional(),
 });
 export type CommandAnswer = z.infer<typeof commandAnswerSchema>;
 

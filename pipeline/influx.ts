@@ -44,6 +44,19 @@ export function pipelineInflux(config: Config): InfluxDB {
         },
       },
       {
+        // Maintenance tickets (workflows/activities.ts): opened, then repaired, cancelled or merged.
+        measurement: MEASUREMENTS.tickets,
+        tags: ['site', 'line', 'machine', 'event'],
+        fields: {
+          ticket_id: FieldType.STRING,
+          reason: FieldType.STRING,
+          by: FieldType.STRING,
+          response_s: FieldType.FLOAT,
+          repair_s: FieldType.FLOAT,
+          open_s: FieldType.FLOAT,
+        },
+      },
+      {
         measurement: EVENTS_MEASUREMENT,
         tags: ['site', 'line', 'machine', 'type'],
         fields: { epoch: FieldType.INTEGER, skipped_from: FieldType.INTEGER, skipped_to: FieldType.INTEGER },

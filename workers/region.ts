@@ -245,6 +245,7 @@ export class Region {
       ...answer,
       state: ctx?.state,
       seq: ctx?.seq,
+      ticketId: ctx?.ticketId ?? null,
     };
     log.info('command', {
       machineId: env.machineId,

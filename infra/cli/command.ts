@@ -17,6 +17,7 @@ import { connectNats } from '../../common/nats.js';
 import { FleetRegistry } from '../../common/registry.js';
 import { TOPICS } from '../../common/topics.js';
 import { pipelineKafka, reliableProducer } from '../../pipeline/kafka.js';
+import { requestOverKafka as requestVia } from '../../pipeline/request.js';
 import { StackError } from '../supervisor/stack.js';
 
 /** `--param k=v` pairs as an object; values stay strings (the command schema coerces numbers). */
@@ -49,11 +50,7 @@ export function faultOf(fault: string, params: Record<string, string>): Record<s
   return { type: 'INJECT_FAULT', fault, params };
 }
 
-/**
- * Sends one record on a Kafka topic and waits for its owner's answer on a NATS subject it
- * subscribed to first (so an answer faster than the send is not missed). The path of every
- * command to a partition owner: machine commands to workers, alarm commands to analytics.
- */
+/** One request from the CLI: a producer of its own for the one record. */
 export async function requestOverKafka<T>(
   nc: NatsConnection,
   config: Config,
@@ -61,28 +58,13 @@ export async function requestOverKafka<T>(
   parse: (raw: unknown) => T | undefined,
   timeoutMs: number,
 ): Promise<T | undefined> {
-  const sub = nc.subscribe(send.replyTo, { max: 1, timeout: timeoutMs });
-  const kafka = pipelineKafka(config, 'factory-command', silentLogger);
-  const producer = reliableProducer(kafka);
+  const producer = reliableProducer(pipelineKafka(config, 'factory-command', silentLogger));
   await producer.connect();
   try {
-    await producer.send({
-      topic: send.topic,
-      acks: -1,
-      messages: [{ key: send.key, value: JSON.stringify(send.record) }],
-    });
+    return await requestVia(nc, producer, send, parse, timeoutMs);
   } finally {
     await producer.disconnect();
   }
-  try {
-    for await (const msg of sub) {
-      const answer = parse(msg.json());
-      if (answer !== undefined) return answer;
-    }
-  } catch {
-    // the subscription's timeout
-  }
-  return undefined;
 }
 
 /** NATS for a CLI command, or a sentence saying the stack is not running. */
@@ -90,6 +72,17 @@ export const cliNats = (config: Config) =>
   connectNats(config, 'factory-command').catch(() => {
     throw new StackError('Cannot reach NATS: is the stack running ("factory status")?');
   });
+
+/** A machine the fleet registry knows and has not retired, or a sentence saying why not. */
+export async function registeredMachine(nc: NatsConnection, machineId: string) {
+  const registry = await FleetRegistry.open(nc).catch(() => {
+    throw new StackError('The fleet registry does not exist yet: run "factory up" first.');
+  });
+  const machine = (await registry.machines()).get(machineId);
+  if (!machine) throw new StackError(`No machine ${machineId} in the fleet registry (see "factory status").`);
+  if (machine.retiredAt !== null) throw new StackError(`Machine ${machineId} was retired from the fleet.`);
+  return machine;
+}
 
 /**
  * Sends one command and waits for its owner's answer. The command is checked here first, so
@@ -105,13 +98,7 @@ export async function sendCommand(
   if (!parsed.ok) throw new StackError(`${parsed.reason}.`);
   const nc = await cliNats(config);
   try {
-    const registry = await FleetRegistry.open(nc).catch(() => {
-      throw new StackError('The fleet registry does not exist yet: run "factory up" first.');
-    });
-    const machine = (await registry.machines()).get(machineId);
-    if (!machine)
-      throw new StackError(`No machine ${machineId} in the fleet registry (see "factory status").`);
-    if (machine.retiredAt !== null) throw new StackError(`Machine ${machineId} was retired from the fleet.`);
+    await registeredMachine(nc, machineId);
     const commandId = randomUUID();
     const record: CommandRecord = {
       v: 1,

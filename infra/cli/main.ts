@@ -2,12 +2,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig, projectRoot } from '../../common/config.js';
 import { CredentialsError } from '../../common/credentials.js';
+import { ticketWorkflowId } from '../../workflows/definitions.js';
 import { InstallError } from '../install/exec.js';
+import { openAlarmsLink } from '../servers/temporal.js';
 import { consoleOutput } from '../supervisor/output.js';
 import { down, renderStatus, StackError, scale, status, up } from '../supervisor/stack.js';
 import { listAlarms, renderAlarms, sendAlarmCommand } from './alarm.js';
 import { bench } from './bench.js';
 import { commandOf, faultOf, paramsOf, sendCommand } from './command.js';
+import { closeTicket, listTickets, openTicket, renderTickets, workflowLink } from './ticket.js';
 import { parseDuration, VerifyError, verify } from './verify.js';
 import { watch } from './watch.js';
 
@@ -99,9 +102,8 @@ const commands: Record<string, Command> = {
       out.line('');
       out.line(renderStatus(config, rows));
       out.line('');
-      out.line(
-        `Temporal UI: http://${config.temporalUi.host}:${config.temporalUi.port}  ·  stop with: factory down`,
-      );
+      out.line(`Open alarms in the Temporal UI: ${openAlarmsLink(config)}`);
+      out.line('Stop with: factory down');
       return rows.every((r) => r.healthy) ? 0 : 1;
     },
   },
@@ -247,7 +249,70 @@ const commands: Record<string, Command> = {
       return 1;
     },
   },
-  ticket: later('open a maintenance ticket', 'ticket open <machineId>', 'maintenance issue'),
+  ticket: {
+    summary:
+      'open a maintenance ticket for a machine, list tickets, or close one (the machine returns to service)',
+    usage:
+      'ticket open <machineId> [--reason TEXT] | ticket list [--all] [--json] | ticket close <ticketId> --note TEXT',
+    options: {
+      reason: {
+        type: 'string',
+        help: 'open: why the machine needs maintenance (default "maintenance requested")',
+      },
+      note: { type: 'string', help: 'close: what was done (recorded with the repair)' },
+      by: { type: 'string', help: 'who opens or closes it (default $USER)' },
+      all: { type: 'boolean', help: 'list: closed tickets too (the newest 200)' },
+      json: { type: 'boolean', help: 'list: print JSON' },
+      wait: {
+        type: 'string',
+        help: 'open: seconds to wait for the machine to enter MAINTENANCE (default 20)',
+      },
+    },
+    async run(config, { values, positionals }) {
+      const [verb, id, ...extra] = positionals;
+      const by = String(values.by ?? process.env.USER ?? 'cli');
+      if (verb === 'list') {
+        if (id !== undefined) throw new UsageError('ticket list takes no arguments.');
+        const rows = await listTickets(config, { all: values.all === true });
+        out.line(values.json ? JSON.stringify(rows, null, 2) : renderTickets(rows));
+        return 0;
+      }
+      if (verb !== 'open' && verb !== 'close')
+        throw new UsageError(`expected "open", "list" or "close", not "${verb ?? ''}".`);
+      if (!id || extra.length > 0)
+        throw new UsageError(
+          `ticket ${verb} takes exactly one ${verb === 'open' ? 'machine' : 'ticket'} id.`,
+        );
+      if (verb === 'open') {
+        if (values.note !== undefined) throw new UsageError('--note applies to close; open takes --reason.');
+        const reason = String(values.reason ?? 'maintenance requested');
+        const waitMs = wholeNumber('wait', values.wait, 20) * 1000;
+        const { ticketId, status } = await openTicket(config, id, { reason, by, waitMs });
+        const where =
+          status?.stage === 'IN_MAINTENANCE'
+            ? `${id} is in MAINTENANCE`
+            : `${id} has not reported MAINTENANCE yet (${status?.history.at(-1)?.what ?? 'waiting'})`;
+        out.line(`Ticket ${ticketId} opened: ${where}.`);
+        out.line(`Follow it: ${workflowLink(config, ticketWorkflowId(ticketId))}`);
+        out.line(`Close it when repaired: factory ticket close ${ticketId} --note "what was done"`);
+        return 0;
+      }
+      if (values.reason !== undefined) throw new UsageError('--reason applies to open; close takes --note.');
+      if (values.note === undefined) throw new UsageError('ticket close needs --note "what was done".');
+      const result = await closeTicket(config, id, { by, note: String(values.note) });
+      if (!result.ok) {
+        out.line(`Ticket ${id} not closed: ${result.reason}.`);
+        return 1;
+      }
+      const s = result.status;
+      const repair =
+        s.inMaintenanceAt !== null && s.backInServiceAt !== null
+          ? `back in service after ${Math.round((s.backInServiceAt - s.inMaintenanceAt) / 1000)} s of repair`
+          : 'cancelled before the machine entered MAINTENANCE';
+      out.line(`Ticket ${id} closed: ${s.machineId} ${repair} (written to InfluxDB "tickets").`);
+      return 0;
+    },
+  },
   sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',

@@ -2,10 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { addressVariable, type Config, formatAddress, paths } from '../../common/config.js';
+import { searchAttributes } from '../../workflows/definitions.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
 
 export const connectTemporal = (config: Config) =>
   Connection.connect({ address: formatAddress(config.temporal), connectTimeout: 3_000 });
+
+/** The Temporal UI's list of escalations still open (the alarm not yet back to normal). */
+export function openAlarmsLink(config: Config): string {
+  const query = `WorkflowType="alarmEscalation" AND ExecutionStatus="Running"`;
+  return `http://${formatAddress(config.temporalUi)}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows?query=${encodeURIComponent(query)}`;
+}
 
 export function temporal(ctx: ComponentContext): Component {
   const { config } = ctx;
@@ -53,6 +60,8 @@ export function temporal(ctx: ComponentContext): Component {
         '--ui-port',
         String(config.temporalUi.port),
         ...(config.temporalNamespace === 'default' ? [] : ['--namespace', config.temporalNamespace]),
+        // What the UI filters alarms and tickets by (workflows/definitions.ts).
+        ...Object.values(searchAttributes).flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
         '--log-format',
         'json',
         '--log-level',

@@ -30,6 +30,7 @@ import { nats } from '../servers/nats.js';
 import { pipelineProcess } from '../servers/pipeline.js';
 import { temporal } from '../servers/temporal.js';
 import { worker } from '../servers/worker.js';
+import { workflows } from '../servers/workflows.js';
 import { type Output, seconds, table } from './output.js';
 import { isPortFree, listenerOf } from './ports.js';
 import {
@@ -106,6 +107,7 @@ export function supervised(config: Config, plan: StackPlan = readPlan(config)): 
     [
       ...Array.from({ length: writers }, (_, i) => pipelineProcess(ctx, 'writer', i + 1)),
       ...Array.from({ length: config.pipeline.analytics }, (_, i) => analytics(ctx, i + 1)),
+      ...Array.from({ length: config.pipeline.workflowWorkers }, (_, i) => workflows(ctx, i + 1)),
     ],
     Array.from({ length: bridges }, (_, i) => pipelineProcess(ctx, 'bridge', i + 1)),
     Array.from({ length: workerCount(config, plan) }, (_, i) => worker(ctx, i + 1)),

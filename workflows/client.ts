@@ -1,0 +1,137 @@
+/**
+ * How the rest of the platform starts and talks to the workflows: the dispatcher (alarm events),
+ * the state watch (machine reports) and the CLI (tickets). Ids are the contract's
+ * (`alarm-{alarmId}`, `ticket-{ticketId}`), and the id policies make a repeat start harmless.
+ */
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import type { AlarmEvent } from '../analytics/events.js';
+import type { EscalationConfig } from './config.js';
+import {
+  acknowledgeSignal,
+  alarmUpdateSignal,
+  clearSignal,
+  escalationId,
+  searchAttributes,
+  TASK_QUEUE,
+  ticketWorkflowId,
+} from './definitions.js';
+import { describeAlarm } from './steps.js';
+import type { AlarmFacts, AlarmUpdate, EscalationInput, TicketInput } from './types.js';
+
+export const alarmFacts = (e: AlarmEvent): AlarmFacts => ({
+  alarmId: e.alarmId,
+  machineId: e.machineId,
+  site: e.site,
+  line: e.line,
+  machineType: e.machineType,
+  rule: e.rule,
+  kind: e.kind,
+  severity: e.severity,
+  value: e.value,
+  limit: e.limit,
+  raisedAt: e.raisedAt,
+  message: e.message,
+});
+
+export function escalationInput(e: AlarmEvent, config: EscalationConfig): EscalationInput {
+  return {
+    alarm: alarmFacts(e),
+    state: e.transition === 'RAISED' ? 'ACTIVE_UNACK' : e.state,
+    ladder: config.ladders[e.severity],
+    roles: config.roles,
+    tickets: config.tickets,
+  };
+}
+
+const alarmAttributes = (e: AlarmEvent) => [
+  { key: searchAttributes.machine, value: e.machineId ?? `${e.site}/${e.line}` },
+  { key: searchAttributes.line, value: e.line },
+  { key: searchAttributes.severity, value: e.severity },
+  { key: searchAttributes.rule, value: e.rule },
+];
+
+/** What the dispatcher did with one event. */
+export type Dispatched = 'started' | 'signalled' | 'ended' | 'duplicate';
+
+/**
+ * One alarm event to its escalation. A raise starts `alarm-{alarmId}`: while it runs a second
+ * start is the same workflow (USE_EXISTING), after it ended it is refused (REJECT_DUPLICATE), so a
+ * redelivered event starts nothing new. Every later transition is a signal; one that finds no
+ * escalation running starts it (the dispatcher was down when the alarm was raised) unless the
+ * alarm is already back to normal.
+ */
+export async function dispatchAlarmEvent(
+  client: Client,
+  e: AlarmEvent,
+  config: EscalationConfig,
+): Promise<Dispatched> {
+  const workflowId = escalationId(e.alarmId);
+  const start = {
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [escalationInput(e, config)] as [EscalationInput],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    typedSearchAttributes: alarmAttributes(e),
+    staticSummary: `${e.severity} alarm: ${describeAlarm(alarmFacts(e))}`,
+    staticDetails: e.message,
+  };
+  const update: AlarmUpdate = {
+    eventId: e.eventId,
+    transition: e.transition,
+    state: e.state,
+    by: e.by,
+    ts: e.ts,
+  };
+  try {
+    if (e.transition === 'RAISED') {
+      await client.workflow.start('alarmEscalation', {
+        ...start,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      });
+      return 'started';
+    }
+    const signal =
+      e.transition === 'ACKNOWLEDGED'
+        ? { signal: acknowledgeSignal, signalArgs: [{ by: e.by ?? 'unknown', update }] }
+        : e.transition === 'CLEARED'
+          ? { signal: clearSignal, signalArgs: [update] }
+          : { signal: alarmUpdateSignal, signalArgs: [update] };
+    if (e.state === 'NORMAL') {
+      await client.workflow
+        .getHandle(workflowId)
+        .signal(signal.signal as typeof clearSignal, ...(signal.signalArgs as [AlarmUpdate]));
+      return 'signalled';
+    }
+    await client.workflow.signalWithStart('alarmEscalation', {
+      ...start,
+      ...(signal as { signal: typeof clearSignal; signalArgs: [AlarmUpdate] }),
+    });
+    return 'signalled';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
+    if (err instanceof WorkflowNotFoundError) return 'ended';
+    throw err;
+  }
+}
+
+/** Starts a ticket (by hand, or a scenario); a ticket id already used is refused. */
+export async function startTicket(client: Client, input: TicketInput) {
+  return client.workflow.start('maintenanceTicket', {
+    taskQueue: TASK_QUEUE,
+    workflowId: ticketWorkflowId(input.ticketId),
+    args: [input],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    typedSearchAttributes: [
+      { key: searchAttributes.machine, value: input.machineId },
+      { key: searchAttributes.line, value: input.line },
+    ],
+    staticSummary: `repair ${input.machineId}: ${input.reason}`.slice(0, 200),
+  });
+}

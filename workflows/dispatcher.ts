@@ -1,0 +1,194 @@
+/**
+ * The dispatcher: consumes `alarms` (group `alarm-dispatcher`) and hands each event to its
+ * escalation workflow (workflows/client.ts). At least once: a batch's offsets are committed after
+ * every event in it reached Temporal, and a redelivery starts nothing new (id policies) and
+ * changes nothing (the workflow drops an event id it has seen). Events of one alarm keep their
+ * order; different alarms of a batch go to Temporal side by side.
+ *
+ * A record that is not an alarm event goes to `telemetry.dlq` (key `alarms`) with the reason.
+ */
+import type { Client } from '@temporalio/client';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { type AlarmEvent, alarmEventSchema } from '../analytics/events.js';
+import type { Logger } from '../common/log.js';
+import { retryUntil } from '../common/retry.js';
+import type { Metrics } from '../common/runtime.js';
+import { TOPICS } from '../common/topics.js';
+import { GroupLag } from '../pipeline/group-lag.js';
+import { reliableProducer } from '../pipeline/kafka.js';
+import { dispatchAlarmEvent } from './client.js';
+import type { EscalationConfig } from './config.js';
+
+export const DISPATCHER_GROUP = 'alarm-dispatcher';
+
+/** How many alarms of one batch go to Temporal at once. */
+const PARALLEL = 16;
+
+export interface DispatcherOptions {
+  kafka: Kafka;
+  client: Client;
+  config: EscalationConfig;
+  metrics: Metrics;
+  log: Logger;
+  lagWindowMs?: number;
+  onFatal?: (err: Error) => void;
+}
+
+export class Dispatcher {
+  private readonly consumer: Consumer;
+  private readonly dlq: Producer;
+  private readonly admin: Admin;
+  private readonly lag: GroupLag;
+  private running = false;
+  private temporalFailingSince: number | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.consumer = opts.kafka.consumer({
+      groupId: DISPATCHER_GROUP,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.dlq = reliableProducer(opts.kafka);
+    this.admin = opts.kafka.admin();
+    this.lag = new GroupLag(this.admin, DISPATCHER_GROUP, [TOPICS.alarms]);
+  }
+
+  get healthy(): { ok: boolean; detail: string } {
+    const failingMs = this.temporalFailingSince === undefined ? 0 : Date.now() - this.temporalFailingSince;
+    const behind = this.lag.growing(this.opts.lagWindowMs ?? 30_000);
+    return {
+      ok: this.running && failingMs < 10_000 && !behind,
+      detail: [
+        `dispatcher ${this.running ? 'consuming' : 'not consuming'}, Temporal ${failingMs > 0 ? `failing for ${Math.round(failingMs / 1000)}s` : 'ok'}, lag ${this.lag.current}`,
+        ...(behind ? ['lag keeps growing (falling behind)'] : []),
+      ].join('; '),
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.dlq.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [TOPICS.alarms], fromBeginning: true });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.opts.log.error('dispatcher consumer crashed', {
+        error: String(e.payload.error),
+        restart: e.payload.restart,
+      });
+      if (!e.payload.restart) {
+        this.running = false;
+        this.opts.onFatal?.(e.payload.error);
+      }
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.batch(payload),
+    });
+    this.running = true;
+    await this.admin.connect();
+    this.lagTimer = setInterval(() => {
+      this.lag
+        .probe()
+        .then((lag) => this.opts.metrics.set('lag', lag))
+        .catch((err: Error) => this.opts.log.warn('lag probe failed', { error: err.message }));
+    }, 5_000);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.lagTimer);
+    await this.consumer.disconnect().catch(() => undefined);
+    await this.dlq.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private async batch({
+    batch,
+    heartbeat,
+    isRunning,
+    isStale,
+    resolveOffset,
+  }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const m = this.opts.metrics;
+    m.inc('received', batch.messages.length);
+    const byAlarm = new Map<string, { e: AlarmEvent; kafkaTs: number }[]>();
+    const rejects: Message[] = [];
+    for (const msg of batch.messages) {
+      const parsed = parseAlarmEvent(msg.value);
+      if (!parsed.ok) {
+        rejects.push({
+          key: TOPICS.alarms,
+          value: msg.value,
+          headers: {
+            reason: parsed.reason,
+            source: `${batch.topic}/${batch.partition}@${msg.offset}`,
+            stage: 'dispatcher',
+          },
+        });
+        continue;
+      }
+      const list = byAlarm.get(parsed.event.alarmId) ?? [];
+      list.push({ e: parsed.event, kafkaTs: Number(msg.timestamp) });
+      byAlarm.set(parsed.event.alarmId, list);
+    }
+    const keepGoing = () => isRunning() && !isStale();
+    const onRetry = async (what: string, err: Error, attempt: number, delayMs: number) => {
+      m.inc('retried');
+      if (what === 'temporal') this.temporalFailingSince ??= Date.now();
+      this.opts.log.warn(`${what} failed; retrying`, { error: err.message, attempt, delayMs });
+      await heartbeat().catch(() => undefined);
+    };
+    if (rejects.length > 0) {
+      await retryUntil(() => this.dlq.send({ topic: TOPICS.telemetryDlq, acks: -1, messages: rejects }), {
+        keepGoing,
+        onRetry: (e, a, d) => onRetry('dead-letter', e, a, d),
+      });
+      m.inc('deadLettered', rejects.length);
+      this.opts.log.warn('records on alarms that are not alarm events were dead-lettered', {
+        count: rejects.length,
+      });
+    }
+    const queue = [...byAlarm.values()];
+    const lane = async () => {
+      for (let events = queue.shift(); events; events = queue.shift()) {
+        for (const { e, kafkaTs } of events) {
+          const outcome = await retryUntil(() => dispatchAlarmEvent(this.opts.client, e, this.opts.config), {
+            keepGoing,
+            onRetry: (err, a, d) => onRetry('temporal', err, a, d),
+          });
+          this.temporalFailingSince = undefined;
+          m.inc(outcome);
+          // From the event's append to Kafka to its workflow started: the target's measure.
+          if (outcome === 'started') m.observe('startMs', Math.max(0, Date.now() - kafkaTs));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, lane));
+    const last = batch.lastOffset();
+    resolveOffset(last);
+    await this.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
+    ]);
+    await heartbeat().catch(() => undefined);
+  }
+}
+
+export function parseAlarmEvent(
+  value: Buffer | null,
+): { ok: true; event: AlarmEvent } | { ok: false; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value?.toString() ?? '');
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const e = alarmEventSchema.safeParse(raw);
+  if (e.success) return { ok: true, event: e.data };
+  const issue = e.error.issues[0]!;
+  return { ok: false, reason: `not an alarm event: ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+}

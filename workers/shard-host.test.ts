@@ -107,6 +107,20 @@ async function run(h: ShardHost, clock: { now: number }, seconds: number) {
 const all = [0, 1, 2, 3];
 
 describe('ShardHost', () => {
+  it('never emits two readings of a machine in the same millisecond (InfluxDB would keep one)', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const h = await hosting('w1', kv, sink, clock);
+    // The slots come round in the very millisecond the acquisition's readings were taken.
+    h.tickDue();
+    await run(h, clock, 2);
+    const points = sink.sent.map((s) => `${s.machineId}@${(JSON.parse(s.payload) as { ts: number }).ts}`);
+    expect(new Set(points).size).toBe(points.length);
+    const first = sink.sent.filter((s) => s.machineId === fleet[0]!.machineId).map((s) => s.seq);
+    expect(first).toEqual([1, 2, 3]);
+  });
+
   it('hosts exactly the machines of its shards and emits each seq once', async () => {
     const kv = new FakeKv();
     const sink = new FakeSink();

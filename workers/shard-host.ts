@@ -83,6 +83,8 @@ export interface Entity {
   writing: Promise<boolean> | undefined;
   lastSavedAt: number;
   slot: number;
+  /** When it last ticked: one tick per millisecond at most (see tick). */
+  tickedAt: number;
 }
 
 export interface CommandEnvelope {
@@ -342,6 +344,7 @@ export class ShardHost {
           writing: undefined,
           lastSavedAt: now,
           slot: (murmur2(m.machineId) & 0x7fffffff) % this.slots,
+          tickedAt: Number.NEGATIVE_INFINITY,
         };
         this.entities.set(m.machineId, entity);
         this.counters.acquired++;
@@ -411,6 +414,11 @@ export class ShardHost {
   }
 
   private tick(e: Entity, now: number) {
+    // InfluxDB keeps one point per series and timestamp: a second reading in the same
+    // millisecond (the one at acquisition, then its slot's tick) would replace the first, and
+    // its seq would be lost. The slot's reading comes a period later instead.
+    if (now <= e.tickedAt) return;
+    e.tickedAt = now;
     const ctx = e.actor.getSnapshot().context;
     const from = ctx.state;
     const canEmit = ctx.seq < e.saved.reservedUpTo;

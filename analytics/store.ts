@@ -80,6 +80,11 @@ export class AnalyticsStore {
     else await this.open_.put(e.alarmId, JSON.stringify(e));
   }
 
+  /** Whether the alarm is still in the open view (not back to normal). */
+  async isOpen(alarmId: string): Promise<boolean> {
+    return (await this.open_.get(alarmId))?.operation === 'PUT';
+  }
+
   openAlarms(): Promise<Map<string, KvValue<AlarmEvent>>> {
     return readKv(this.open_, '>', parseOpen);
   }

@@ -5,11 +5,13 @@
  */
 import {
   type Client,
+  type Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
 } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { AlarmEvent } from '../analytics/events.js';
 import type { EscalationConfig } from './config.js';
 import {
@@ -57,7 +59,7 @@ const alarmAttributes = (e: AlarmEvent) => [
 ];
 
 /** What the dispatcher did with one event. */
-export type Dispatched = 'started' | 'signalled' | 'ended' | 'duplicate';
+export type Dispatched = 'started' | 'signalled' | 'ended' | 'duplicate' | 'stale';
 
 /**
  * One alarm event to its escalation. A raise starts `alarm-{alarmId}`: while it runs a second
@@ -70,6 +72,8 @@ export async function dispatchAlarmEvent(
   client: Client,
   e: AlarmEvent,
   config: EscalationConfig,
+  /** False for an old event of an alarm its owner no longer lists as open: tell, never start. */
+  mayStart = true,
 ): Promise<Dispatched> {
   const workflowId = escalationId(e.alarmId);
   const start = {
@@ -89,6 +93,7 @@ export async function dispatchAlarmEvent(
     ts: e.ts,
   };
   try {
+    if (e.transition === 'RAISED' && !mayStart) return 'stale';
     if (e.transition === 'RAISED') {
       await client.workflow.start('alarmEscalation', {
         ...start,
@@ -102,7 +107,7 @@ export async function dispatchAlarmEvent(
         : e.transition === 'CLEARED'
           ? { signal: clearSignal, signalArgs: [update] }
           : { signal: alarmUpdateSignal, signalArgs: [update] };
-    if (e.state === 'NORMAL') {
+    if (e.state === 'NORMAL' || !mayStart) {
       await client.workflow
         .getHandle(workflowId)
         .signal(signal.signal as typeof clearSignal, ...(signal.signalArgs as [AlarmUpdate]));
@@ -134,4 +139,23 @@ export async function startTicket(client: Client, input: TicketInput) {
     ],
     staticSummary: `repair ${input.machineId}: ${input.reason}`.slice(0, 200),
   });
+}
+
+/**
+ * Registers the search attributes the UI filters on (machine, line, severity, rule) when the
+ * namespace lacks them. The dev server's `--search-attribute` flags do not reach a namespace that
+ * already exists in its database, so the worker makes sure at start-up. Returns the names added.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const have = await connection.operatorService.listSearchAttributes({ namespace });
+  const keyword = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  const missing = Object.values(searchAttributes)
+    .map((k) => k.name)
+    .filter((name) => !(name in (have.customAttributes ?? {})));
+  if (missing.length === 0) return [];
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((name) => [name, keyword])),
+  });
+  return missing;
 }

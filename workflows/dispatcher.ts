@@ -32,6 +32,10 @@ export interface DispatcherOptions {
   log: Logger;
   lagWindowMs?: number;
   onFatal?: (err: Error) => void;
+  /** The alarm owner's open view (analytics' `alarms-open`), asked only about old events. */
+  isOpen?: (alarmId: string) => Promise<boolean>;
+  /** Older than this, an event starts an escalation only for an alarm still open. */
+  staleAfterMs?: number;
 }
 
 export class Dispatcher {
@@ -140,7 +144,8 @@ export class Dispatcher {
     const onRetry = async (what: string, err: Error, attempt: number, delayMs: number) => {
       m.inc('retried');
       if (what === 'temporal') this.temporalFailingSince ??= Date.now();
-      this.opts.log.warn(`${what} failed; retrying`, { error: err.message, attempt, delayMs });
+      const cause = (err as Error & { cause?: Error }).cause?.message;
+      this.opts.log.warn(`${what} failed; retrying`, { error: err.message, cause, attempt, delayMs });
       await heartbeat().catch(() => undefined);
     };
     if (rejects.length > 0) {
@@ -157,10 +162,17 @@ export class Dispatcher {
     const lane = async () => {
       for (let events = queue.shift(); events; events = queue.shift()) {
         for (const { e, kafkaTs } of events) {
-          const outcome = await retryUntil(() => dispatchAlarmEvent(this.opts.client, e, this.opts.config), {
-            keepGoing,
-            onRetry: (err, a, d) => onRetry('temporal', err, a, d),
-          });
+          // A first deployment, or a dispatcher back after a long outage, reads old events: an alarm
+          // long back to normal gets no escalation (its owner, analytics, says which are open).
+          const old = Date.now() - kafkaTs > (this.opts.staleAfterMs ?? 300_000);
+          const mayStart = !old || !this.opts.isOpen || (await this.opts.isOpen(e.alarmId).catch(() => true));
+          const outcome = await retryUntil(
+            () => dispatchAlarmEvent(this.opts.client, e, this.opts.config, mayStart),
+            {
+              keepGoing,
+              onRetry: (err, a, d) => onRetry('temporal', err, a, d),
+            },
+          );
           this.temporalFailingSince = undefined;
           m.inc(outcome);
           // From the event's append to Kafka to its workflow started: the target's measure.

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
+import { AnalyticsStore } from '../analytics/store.js';
 import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
@@ -16,6 +17,7 @@ import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError 
 import { pipelineInflux } from '../pipeline/influx.js';
 import { pipelineKafka, reliableProducer } from '../pipeline/kafka.js';
 import { createActivities } from './activities.js';
+import { ensureSearchAttributes } from './client.js';
 import { EscalationConfigError, loadEscalationConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 import { StateWatch } from './state-watch.js';
@@ -70,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
     },
   );
   const client = new Client({ connection, namespace: config.temporalNamespace });
+  const added = await ensureSearchAttributes(connection, config.temporalNamespace);
+  if (added.length > 0) log.info('registered search attributes', { added });
   const nc = await connectNats(config, args.id, { reconnect: true });
   const kafka = pipelineKafka(config, args.id, log);
   const producer = reliableProducer(kafka);
@@ -91,10 +95,12 @@ async function main(argv: string[]): Promise<number> {
     identity: `${args.id}@${process.pid}`,
   });
   const running = worker.run();
+  const openView = await AnalyticsStore.open(nc);
   const dispatcher = new Dispatcher({
     kafka,
     client,
     config: escalation,
+    isOpen: (alarmId) => openView.isOpen(alarmId),
     metrics,
     log: log.child({ part: 'dispatcher' }),
     onFatal: () => process.exit(1),

@@ -13,7 +13,8 @@ import {
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { AlarmEvent } from '../analytics/events.js';
-import type { EscalationConfig } from './config.js';
+import { machineMatcher } from '../common/machine-pattern.js';
+import { type EscalationConfig, ticketPolicy } from './config.js';
 import {
   acknowledgeSignal,
   alarmUpdateSignal,
@@ -42,12 +43,16 @@ export const alarmFacts = (e: AlarmEvent): AlarmFacts => ({
 });
 
 export function escalationInput(e: AlarmEvent, config: EscalationConfig): EscalationInput {
+  const tickets = ticketPolicy(config);
+  const automatic =
+    e.machineId !== null && machineMatcher(config.tickets.machines)({ machineId: e.machineId, line: e.line });
   return {
     alarm: alarmFacts(e),
     state: e.transition === 'RAISED' ? 'ACTIVE_UNACK' : e.state,
     ladder: config.ladders[e.severity],
     roles: config.roles,
-    tickets: config.tickets,
+    // Only a narrowed scope is written into the input: histories from before the field replay as they ran.
+    tickets: automatic ? tickets : { ...tickets, automatic },
   };
 }
 
@@ -63,7 +68,7 @@ export type Dispatched = 'started' | 'signalled' | 'ended' | 'duplicate' | 'stal
 
 /**
  * One alarm event to its escalation. A raise starts `alarm-{alarmId}`: while it runs a second
- * start is the same workflow (USE_EXISTING), after it ended it is refused (REJECT_DUPLICATE), so a
+ * start is refused (conflict policy FAIL), and after it ended too (reuse REJECT_DUPLICATE), so a
  * redelivered event starts nothing new. Every later transition is a signal; one that finds no
  * escalation running starts it (the dispatcher was down when the alarm was raised) unless the
  * alarm is already back to normal.
@@ -97,7 +102,7 @@ export async function dispatchAlarmEvent(
     if (e.transition === 'RAISED') {
       await client.workflow.start('alarmEscalation', {
         ...start,
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       });
       return 'started';
     }

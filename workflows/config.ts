@@ -5,8 +5,9 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { machinePatternProblem } from '../common/machine-pattern.js';
 import { loadYamlFile } from '../common/yaml-file.js';
-import type { Rung, Severity } from './types.js';
+import type { Rung, Severity, TicketPolicy } from './types.js';
 
 export const DEFAULT_ESCALATION_FILE = join(import.meta.dirname, 'escalation.yaml');
 
@@ -49,6 +50,15 @@ export const escalationConfigSchema = z
       ) as Record<Severity, z.ZodArray<typeof rung>>,
     ),
     tickets: z.strictObject({
+      // Machines whose alarms may open tickets by themselves (patterns: "*", "line-2/*", "M-0009").
+      machines: z
+        .array(
+          z.string().superRefine((p, ctx) => {
+            const problem = machinePatternProblem(p);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+        )
+        .default(['*']),
       severities: z.array(z.enum(SEVERITIES)),
       repeats: z.number().int().min(2, 'a repeat needs at least 2 raises'),
       repeatWindowS: seconds.min(60),
@@ -87,4 +97,10 @@ export function loadEscalationConfig(file = DEFAULT_ESCALATION_FILE): Escalation
   const config = result.value;
   // "log" needs no declaration.
   return { ...config, channels: { log: { kind: 'log' }, ...config.channels } };
+}
+
+/** The ticket policy a workflow gets: the scope (`machines`) is decided before, per alarm. */
+export function ticketPolicy(config: EscalationConfig): TicketPolicy {
+  const { machines: _scope, ...policy } = config.tickets;
+  return policy;
 }

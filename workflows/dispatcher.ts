@@ -8,7 +8,7 @@
  * A record that is not an alarm event goes to `telemetry.dlq` (key `alarms`) with the reason.
  */
 import type { Client } from '@temporalio/client';
-import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { type AlarmEvent, alarmEventSchema } from '../analytics/events.js';
 import type { Logger } from '../common/log.js';
 import { retryUntil } from '../common/retry.js';
@@ -23,6 +23,9 @@ export const DISPATCHER_GROUP = 'alarm-dispatcher';
 
 /** How many alarms of one batch go to Temporal at once. */
 const PARALLEL = 16;
+
+/** Events committed together; a crash redoes at most this many (harmlessly: ids and event ids). */
+const SLICE = 64;
 
 export interface DispatcherOptions {
   kafka: Kafka;
@@ -110,6 +113,12 @@ export class Dispatcher {
     await this.admin.disconnect().catch(() => undefined);
   }
 
+  /**
+   * A batch goes to Temporal in slices: each slice's offsets are committed as soon as every event
+   * in it reached its workflow, and the group hears a heartbeat after each event, so a long
+   * backlog (a first start, a flood) neither gets this member evicted mid-batch nor redoes more
+   * than a slice after a crash.
+   */
   private async batch({
     batch,
     heartbeat,
@@ -117,29 +126,7 @@ export class Dispatcher {
     isStale,
     resolveOffset,
   }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0) return;
     const m = this.opts.metrics;
-    m.inc('received', batch.messages.length);
-    const byAlarm = new Map<string, { e: AlarmEvent; kafkaTs: number }[]>();
-    const rejects: Message[] = [];
-    for (const msg of batch.messages) {
-      const parsed = parseAlarmEvent(msg.value);
-      if (!parsed.ok) {
-        rejects.push({
-          key: TOPICS.alarms,
-          value: msg.value,
-          headers: {
-            reason: parsed.reason,
-            source: `${batch.topic}/${batch.partition}@${msg.offset}`,
-            stage: 'dispatcher',
-          },
-        });
-        continue;
-      }
-      const list = byAlarm.get(parsed.event.alarmId) ?? [];
-      list.push({ e: parsed.event, kafkaTs: Number(msg.timestamp) });
-      byAlarm.set(parsed.event.alarmId, list);
-    }
     const keepGoing = () => isRunning() && !isStale();
     const onRetry = async (what: string, err: Error, attempt: number, delayMs: number) => {
       m.inc('retried');
@@ -148,45 +135,80 @@ export class Dispatcher {
       this.opts.log.warn(`${what} failed; retrying`, { error: err.message, cause, attempt, delayMs });
       await heartbeat().catch(() => undefined);
     };
-    if (rejects.length > 0) {
-      await retryUntil(() => this.dlq.send({ topic: TOPICS.telemetryDlq, acks: -1, messages: rejects }), {
-        keepGoing,
-        onRetry: (e, a, d) => onRetry('dead-letter', e, a, d),
-      });
-      m.inc('deadLettered', rejects.length);
-      this.opts.log.warn('records on alarms that are not alarm events were dead-lettered', {
-        count: rejects.length,
-      });
-    }
-    const queue = [...byAlarm.values()];
-    const lane = async () => {
-      for (let events = queue.shift(); events; events = queue.shift()) {
-        for (const { e, kafkaTs } of events) {
-          // A first deployment, or a dispatcher back after a long outage, reads old events: an alarm
-          // long back to normal gets no escalation (its owner, analytics, says which are open).
-          const old = Date.now() - kafkaTs > (this.opts.staleAfterMs ?? 300_000);
-          const mayStart = !old || !this.opts.isOpen || (await this.opts.isOpen(e.alarmId).catch(() => true));
-          const outcome = await retryUntil(
-            () => dispatchAlarmEvent(this.opts.client, e, this.opts.config, mayStart),
-            {
-              keepGoing,
-              onRetry: (err, a, d) => onRetry('temporal', err, a, d),
-            },
-          );
-          this.temporalFailingSince = undefined;
-          m.inc(outcome);
-          // From the event's append to Kafka to its workflow started: the target's measure.
-          if (outcome === 'started') m.observe('startMs', Math.max(0, Date.now() - kafkaTs));
-        }
+    for (let i = 0; i < batch.messages.length && keepGoing(); i += SLICE) {
+      const slice = batch.messages.slice(i, i + SLICE);
+      m.inc('received', slice.length);
+      const { byAlarm, rejects } = this.sort(slice, `${batch.topic}/${batch.partition}`);
+      if (rejects.length > 0) {
+        await retryUntil(() => this.dlq.send({ topic: TOPICS.telemetryDlq, acks: -1, messages: rejects }), {
+          keepGoing,
+          onRetry: (e, a, d) => onRetry('dead-letter', e, a, d),
+        });
+        m.inc('deadLettered', rejects.length);
+        this.opts.log.warn('records on alarms that are not alarm events were dead-lettered', {
+          count: rejects.length,
+        });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, lane));
-    const last = batch.lastOffset();
-    resolveOffset(last);
-    await this.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
-    ]);
-    await heartbeat().catch(() => undefined);
+      const queue = [...byAlarm.values()];
+      const lane = async () => {
+        for (let events = queue.shift(); events; events = queue.shift()) {
+          for (const { e, kafkaTs } of events) {
+            await this.dispatch(e, kafkaTs, keepGoing, onRetry);
+            await heartbeat().catch(() => undefined);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, lane));
+      if (!keepGoing()) return; // a rebalance took the partition: its new owner redoes the slice
+      const last = slice[slice.length - 1]!.offset;
+      resolveOffset(last);
+      await this.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
+      ]);
+    }
+  }
+
+  private sort(messages: KafkaMessage[], source: string) {
+    const byAlarm = new Map<string, { e: AlarmEvent; kafkaTs: number }[]>();
+    const rejects: Message[] = [];
+    for (const msg of messages) {
+      const parsed = parseAlarmEvent(msg.value);
+      if (!parsed.ok) {
+        rejects.push({
+          key: TOPICS.alarms,
+          value: msg.value,
+          headers: { reason: parsed.reason, source: `${source}@${msg.offset}`, stage: 'dispatcher' },
+        });
+        continue;
+      }
+      const list = byAlarm.get(parsed.event.alarmId) ?? [];
+      list.push({ e: parsed.event, kafkaTs: Number(msg.timestamp) });
+      byAlarm.set(parsed.event.alarmId, list);
+    }
+    return { byAlarm, rejects };
+  }
+
+  private async dispatch(
+    e: AlarmEvent,
+    kafkaTs: number,
+    keepGoing: () => boolean,
+    onRetry: (what: string, err: Error, attempt: number, delayMs: number) => Promise<void>,
+  ): Promise<void> {
+    // A first deployment, or a dispatcher back after a long outage, reads old events: an alarm
+    // long back to normal gets no escalation (its owner, analytics, says which are open).
+    const old = Date.now() - kafkaTs > (this.opts.staleAfterMs ?? 300_000);
+    const mayStart = !old || !this.opts.isOpen || (await this.opts.isOpen(e.alarmId).catch(() => true));
+    const outcome = await retryUntil(
+      () => dispatchAlarmEvent(this.opts.client, e, this.opts.config, mayStart),
+      {
+        keepGoing,
+        onRetry: (err, a, d) => onRetry('temporal', err, a, d),
+      },
+    );
+    this.temporalFailingSince = undefined;
+    this.opts.metrics.inc(outcome);
+    // From the event's append to Kafka to its workflow started: the target's measure.
+    if (outcome === 'started') this.opts.metrics.observe('startMs', Math.max(0, Date.now() - kafkaTs));
   }
 }
 

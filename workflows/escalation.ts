@@ -116,7 +116,7 @@ export async function alarmEscalation(input: EscalationInput): Promise<Escalatio
   // A ticket: at once for a critical alarm, or when the rule keeps coming back.
   let earlierRaises = 0;
   const ticketReason = (): string | null => {
-    if (alarm.machineId === null || s.ticketId !== null) return null;
+    if (alarm.machineId === null || s.ticketId !== null || tickets.automatic === false) return null;
     if (tickets.severities.includes(alarm.severity)) return `${alarm.severity} alarm: ${alarm.message}`;
     const raises = earlierRaises + 1 + s.reactivations;
     if (raises >= tickets.repeats)
@@ -124,7 +124,8 @@ export async function alarmEscalation(input: EscalationInput): Promise<Escalatio
     return null;
   };
   const ticketing = (async () => {
-    if (alarm.machineId !== null && !tickets.severities.includes(alarm.severity)) {
+    const mayRepeat = tickets.automatic !== false && !tickets.severities.includes(alarm.severity);
+    if (alarm.machineId !== null && mayRepeat) {
       earlierRaises = await acts.recentRaises(
         alarm.machineId,
         alarm.rule,

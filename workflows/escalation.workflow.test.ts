@@ -12,7 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { AlarmEvent } from '../analytics/events.js';
 import { dispatchAlarmEvent, startTicket } from './client.js';
-import { type EscalationConfig, loadEscalationConfig } from './config.js';
+import { type EscalationConfig, loadEscalationConfig, ticketPolicy } from './config.js';
 import {
   acknowledgeSignal,
   closeTicketUpdate,
@@ -245,7 +245,7 @@ describe('alarmEscalation', () => {
       const raised = alarmEvent({ severity: 'low', rule: 'speed-baseline' });
       expect(await dispatch(raised)).toBe('started');
       const first = await escalation(raised).describe();
-      expect(await dispatch(raised)).toBe('started');
+      expect(await dispatch(raised)).toBe('duplicate');
       expect((await escalation(raised).describe()).runId).toBe(first.runId);
       const cleared = next(raised, 2, { transition: 'CLEARED', state: 'CLEARED_UNACK' });
       await dispatch(cleared);
@@ -262,6 +262,21 @@ describe('alarmEscalation', () => {
       expect(await dispatch(raised)).toBe('duplicate');
       expect(await dispatch(next(raised, 4, { transition: 'CLEARED', state: 'NORMAL' }))).toBe('ended');
       expect(plant.calls.notify.filter((c) => c.channel === 'log')).toHaveLength(1);
+    });
+  });
+
+  test('a critical alarm on a machine outside the ticket scope escalates but opens no ticket', async () => {
+    const plant = fakePlant();
+    await withPlant(plant, async () => {
+      const scoped: EscalationConfig = { ...config, tickets: { ...config.tickets, machines: ['line-2/*'] } };
+      const raised = alarmEvent({ severity: 'critical', rule: 'temperature-high-high' });
+      expect(await dispatch(raised, scoped)).toBe('started');
+      await env.sleep('3 minutes');
+      const s = await status(raised);
+      expect(s.rung).toBe(1);
+      expect(s.ticketId).toBeNull();
+      expect(plant.calls.commands).toEqual([]);
+      expect(plant.calls.notify.filter((c) => c.n.id.includes('/ticket-opened/'))).toEqual([]);
     });
   });
 
@@ -313,7 +328,7 @@ describe('maintenanceTicket', () => {
     reason: 'spindle noise',
     openedBy: 'ana',
     alarmIds: [],
-    policy: config.tickets,
+    policy: ticketPolicy(config),
     roles: config.roles,
   });
 

@@ -25,6 +25,8 @@ export interface Rung {
 }
 
 export interface TicketPolicy {
+  /** False when the machine is outside the policy's `machines`: tickets only by hand. Absent means true. */
+  automatic?: boolean;
   severities: Severity[];
   repeats: number;
   repeatWindowS: number;

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/client';
 import { type Config, formatAddress } from '../../common/config.js';
 import { startTicket } from '../../workflows/client.js';
-import { loadEscalationConfig } from '../../workflows/config.js';
+import { loadEscalationConfig, ticketPolicy } from '../../workflows/config.js';
 import { closeTicketUpdate, ticketStatusQuery, ticketWorkflowId } from '../../workflows/definitions.js';
 import { minutes } from '../../workflows/steps.js';
 import type { TicketStatus } from '../../workflows/types.js';
@@ -61,7 +61,7 @@ export async function openTicket(
         reason: opts.reason,
         openedBy: opts.by,
         alarmIds: [],
-        policy: escalation.tickets,
+        policy: ticketPolicy(escalation),
         roles: escalation.roles,
       });
     } catch (err) {

@@ -19,33 +19,48 @@ export function installedVersion(pkg: string): string | undefined {
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
 }
 
+/** How to run a command as root here: directly when we are root, else `sudo -n`; undefined when neither works. */
+function rootPrefix(): string[] | undefined {
+  return isRoot() ? [] : hasCommand('sudo') ? ['sudo', '-n'] : undefined;
+}
+
+/**
+ * Installs Debian packages with `apt-get update` then `apt-get install --no-install-recommends`,
+ * as root or through `sudo -n`, with the output in `logFile`. Returns the root prefix it used,
+ * for follow-up commands that need root too.
+ */
+export async function aptInstall(pkgs: string[], logFile: string, progress: Progress): Promise<string[]> {
+  if (!hasCommand('apt-get')) {
+    throw new InstallError(
+      `Missing ${pkgs.join(', ')} and apt-get is not available: install these packages with your system's package manager and run again.`,
+    );
+  }
+  const sudo = rootPrefix();
+  if (!sudo) {
+    throw new InstallError(
+      `Missing ${pkgs.join(', ')}: run "sudo apt-get install -y ${pkgs.join(' ')}" (or run factory as root) and try again.`,
+    );
+  }
+  const apt = (args: string[]) => {
+    const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
+    return runLogged(`installing ${pkgs.join(', ')}`, cmd!, rest, {
+      logFile,
+      progress,
+      env: { DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  };
+  progress(`installing ${pkgs.join(', ')} from Debian packages`);
+  await apt(['update', '-q']);
+  await apt(['install', '-y', '-q', '--no-install-recommends', ...pkgs]);
+  return sudo;
+}
+
 /** Installs whichever packages are missing; a no-op (milliseconds) when all are present. */
 export async function ensureDebianPackages(logFile: string, progress: Progress): Promise<string[]> {
   const missing = debianPackages.filter((p) => !existsSync(p.binary)).map((p) => p.pkg);
   const notes: string[] = [];
   if (missing.length > 0) {
-    if (!hasCommand('apt-get')) {
-      throw new InstallError(
-        `Missing ${missing.join(', ')} and apt-get is not available: install these packages with your system's package manager and run again.`,
-      );
-    }
-    const sudo = isRoot() ? [] : hasCommand('sudo') ? ['sudo', '-n'] : undefined;
-    if (!sudo) {
-      throw new InstallError(
-        `Missing ${missing.join(', ')}: run "sudo apt-get install -y ${missing.join(' ')}" (or run factory as root) and try again.`,
-      );
-    }
-    const apt = (args: string[]) => {
-      const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
-      return runLogged(`installing ${missing.join(', ')}`, cmd!, rest, {
-        logFile,
-        progress,
-        env: { DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    };
-    progress(`installing ${missing.join(', ')} from Debian packages`);
-    await apt(['update', '-q']);
-    await apt(['install', '-y', '-q', '--no-install-recommends', ...missing]);
+    const sudo = await aptInstall(missing, logFile, progress);
     // On a machine with systemd, the packages start their own system services on our ports.
     if (existsSync('/run/systemd/system')) {
       const units = missing.filter((p) => p !== 'mosquitto-clients');

@@ -126,6 +126,12 @@ export class Metrics {
 }
 
 /** The q-quantile (0..1) of a cumulative histogram, interpolated within its bucket. */
+/** The q-quantile of raw samples (nearest rank); 0 for none. */
+export function sampleQuantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+}
+
 export function quantile(hist: { le: number; count: number }[], q: number): number | null {
   const total = hist.at(-1)?.count ?? 0;
   if (total === 0) return null;

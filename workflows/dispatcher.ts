@@ -92,7 +92,7 @@ export class Dispatcher {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
+      partitionsConsumedConcurrently: 6,
       eachBatch: (payload) => this.batch(payload),
     });
     this.running = true;

@@ -16,6 +16,7 @@ import { readCredentials } from '../../common/credentials.js';
 import { type Heartbeat, heartbeatSchema, subjects } from '../../common/machine-commands.js';
 import { connectNats } from '../../common/nats.js';
 import { FleetRegistry } from '../../common/registry.js';
+import { sampleQuantile } from '../../common/runtime.js';
 import { SnapshotStore } from '../../workers/snapshot-store.js';
 import type { Output } from '../supervisor/output.js';
 import { isAlive, readPidFile, waitFor } from '../supervisor/process.js';
@@ -41,11 +42,6 @@ export interface FailoverBenchResult {
     gapsDuringRebalance: number;
   };
 }
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
-};
 
 class Heartbeats {
   readonly latest = new Map<string, Heartbeat & { at: number }>();
@@ -150,12 +146,12 @@ export async function benchFailover(
       perKill.push({
         worker,
         machines: victims.length,
-        p50Ms: quantile(times, 0.5),
+        p50Ms: sampleQuantile(times, 0.5),
         maxMs: Math.max(...times),
         settledMs: Date.now() - killedAt,
       });
       out.line(
-        `  kill ${k + 1}/${kills}: ${worker} (${victims.length} machines): p50 ${quantile(times, 0.5)} ms, max ${Math.max(...times)} ms`,
+        `  kill ${k + 1}/${kills}: ${worker} (${victims.length} machines): p50 ${sampleQuantile(times, 0.5)} ms, max ${Math.max(...times)} ms`,
       );
       await new Promise((r) => setTimeout(r, 3_000)); // a heartbeat or two of calm between kills
     }
@@ -185,13 +181,13 @@ export async function benchFailover(
       `  rebalance: a worker joining settled ${joinMs} ms after its first heartbeat (${joinStartMs} ms to start it), leaving in ${leaveMs} ms`,
     );
 
-    const p50 = quantile(all, 0.5);
+    const p50 = sampleQuantile(all, 0.5);
     return {
       workers,
       machines,
       sessionTimeoutMs: config.workers.sessionTimeoutMs,
       kills: perKill,
-      failoverMs: { p50, p90: quantile(all, 0.9), max: Math.max(...all), samples: all.length },
+      failoverMs: { p50, p90: sampleQuantile(all, 0.9), max: Math.max(...all), samples: all.length },
       ratioToSessionTimeout: p50 / config.workers.sessionTimeoutMs,
       rebalance: { joinStartMs, joinMs, leaveMs, gapsDuringRebalance: announcedGaps - gapsBefore },
     };

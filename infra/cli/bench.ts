@@ -9,6 +9,7 @@ import type { Output } from '../supervisor/output.js';
 import { type AlarmsBenchRequest, type AlarmsBenchResult, benchAlarms } from './bench-alarms.js';
 import { benchPipeline, type PipelineBenchRequest, type PipelineBenchResult } from './bench-pipeline.js';
 import { benchFailover, type FailoverBenchResult } from './bench-workers.js';
+import { benchWorkflows, type WorkflowsBenchRequest, type WorkflowsBenchResult } from './bench-workflows.js';
 
 export interface BenchRequest {
   machines: number;
@@ -20,6 +21,8 @@ export interface BenchRequest {
   failover?: { config: Config; kills: number };
   /** Also inject random faults into the running stack's machines and score the alarms. */
   alarms?: AlarmsBenchRequest & { config: Config };
+  /** Also flood the running stack's dispatcher with alarm events and time the escalation starts. */
+  workflows?: WorkflowsBenchRequest & { config: Config };
 }
 
 /** Runs a benchmark script in a fresh Node (with --expose-gc) and returns its JSON line. */
@@ -106,6 +109,22 @@ function failoverLines(f: FailoverBenchResult): string[] {
   ];
 }
 
+const LIMITS = {
+  'temporal-server':
+    "Temporal limits, not the dispatcher: the server persists each escalation's start, tasks, timers and activities",
+  'workflow-worker-cpu':
+    'Temporal limits, not the dispatcher: the worker process (one Node thread) is busy running the escalations',
+  dispatcher: 'the dispatcher limits (below 0.8 of the direct rate)',
+} as const;
+
+function workflowLines(w: WorkflowsBenchResult): string[] {
+  const f = w.flood;
+  return [
+    `  workflows, flood of ${f.alarms} alarms over ${f.overS} s: alarm event on Kafka → alarmEscalation started p50 ${n(f.startMs.p50)} ms, p99 ${n(f.startMs.p99)} ms, max ${n(f.startMs.max)} ms (${f.targets.p99Under500Ms ? 'within' : 'OVER'} the 500 ms p99 target); the dispatcher fell behind by at most ${n(f.behindMaxS, 2)} s (${f.targets.behindUnder10s ? 'within' : 'OVER'} the 10 s target), lag at most ${n(f.lagMaxRecords)} records`,
+    `  workflows, burst of ${w.burst.alarms} alarms at once: ${n(w.burst.startsPerSecond, 1)} starts/s through Kafka and the dispatcher, ${n(w.ratioToDirect, 2)}× the ${n(w.reference.direct.startsPerSecond, 1)}/s of the same escalations started straight from a client in the same run (a bare start: ${n(w.reference.bare.startsPerSecond, 1)}/s); the worker process used ${n(w.burst.workerCpu, 2)} and the Temporal server ${n(w.burst.serverCpu, 2)} CPU s/s of ${w.burst.cores} cores: ${LIMITS[w.limitedBy]}`,
+  ];
+}
+
 const gitCommit = () =>
   spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).stdout.trim();
 
@@ -145,6 +164,14 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     );
     alarms = await benchAlarms(config, load, out);
   }
+  let workflows: WorkflowsBenchResult | undefined;
+  if (req.workflows) {
+    const { config, ...load } = req.workflows;
+    out.line(
+      'Benchmarking alarm escalations: alarm events on Kafka → workflows started, on the running stack…',
+    );
+    workflows = await benchWorkflows(config, load, out);
+  }
   let pipeline: PipelineBenchResult | undefined;
   if (req.pipeline) {
     const { config, ...load } = req.pipeline;
@@ -163,6 +190,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     ...(failover ? { failover } : {}),
     ...(pipeline ? { pipeline } : {}),
     ...(alarms ? { alarms } : {}),
+    ...(workflows ? { workflows } : {}),
   };
   mkdirSync(req.outDir, { recursive: true });
   const file = join(req.outDir, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -177,6 +205,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
       ...(failover ? failoverLines(failover) : []),
       ...(pipeline ? pipelineLines(pipeline) : []),
       ...(alarms ? alarmLines(alarms) : []),
+      ...(workflows ? workflowLines(workflows) : []),
       `Results: ${file}`,
     ].join('\n'),
   );

@@ -317,7 +317,7 @@ const commands: Record<string, Command> = {
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
     usage:
-      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--out DIR]',
+      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--workflows [--flood N] [--over S] [--burst N]] [--out DIR]',
     options: {
       machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
       seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
@@ -345,6 +345,13 @@ const commands: Record<string, Command> = {
       },
       minutes: { type: 'string', help: 'minutes of fault injection for --alarms (default 30)' },
       every: { type: 'string', help: 'seconds between injected faults for --alarms (default 10)' },
+      workflows: {
+        type: 'boolean',
+        help: "also flood the running stack's alarm dispatcher and time alarm event → escalation started (factory up first)",
+      },
+      flood: { type: 'string', help: 'alarms in the --workflows flood (default 500)' },
+      over: { type: 'string', help: 'seconds the --workflows flood is spread over (default 60)' },
+      burst: { type: 'string', help: 'alarms sent at once for the --workflows capacity (default 1000)' },
       out: { type: 'string', help: 'where to write the JSON results (default reports/bench)' },
     },
     async run(config, { values }) {
@@ -387,7 +394,18 @@ const commands: Record<string, Command> = {
             graceS: 60,
           }
         : undefined;
-      await bench({ machines, seconds, outDir, pipeline, failover, alarms }, out);
+      const wfFlags = ['flood', 'over', 'burst'].filter((k) => values[k] !== undefined);
+      if (!values.workflows && wfFlags.length > 0)
+        throw new UsageError(`--${wfFlags[0]} applies to the workflow benchmark: add --workflows.`);
+      const workflows = values.workflows
+        ? {
+            config,
+            flood: wholeNumber('flood', values.flood, 500),
+            overS: wholeNumber('over', values.over, 60),
+            burst: wholeNumber('burst', values.burst, 1000),
+          }
+        : undefined;
+      await bench({ machines, seconds, outDir, pipeline, failover, alarms, workflows }, out);
       return 0;
     },
   },

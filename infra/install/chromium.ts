@@ -17,7 +17,9 @@ export async function ensureChromium(logFile: string, progress: Progress): Promi
   if (existsSync(chromiumBinary)) return chromiumBinary;
   await aptInstall(['chromium'], logFile, progress);
   if (!existsSync(chromiumBinary)) {
-    throw new InstallError(`apt-get installed chromium but ${chromiumBinary} did not appear; see ${logFile}.`);
+    throw new InstallError(
+      `apt-get installed chromium but ${chromiumBinary} did not appear; see ${logFile}.`,
+    );
   }
   return chromiumBinary;
 }

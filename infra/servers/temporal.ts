@@ -8,10 +8,20 @@ import { type Component, type ComponentContext, withTimeout } from './component.
 export const connectTemporal = (config: Config) =>
   Connection.connect({ address: formatAddress(config.temporal), connectTimeout: 3_000 });
 
-/** The Temporal UI's list of escalations still open (the alarm not yet back to normal). */
+/** The Temporal UI's workflow list of `namespace`, filtered by a visibility query. */
+export const workflowListUrl = (uiUrl: string, namespace: string, query: string): string =>
+  `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
+
+/** Escalations still open (the alarm not yet back to normal). */
+export const openAlarmsQuery = `WorkflowType="alarmEscalation" AND ExecutionStatus="Running"`;
+
+/** The Temporal UI's list of escalations still open. */
 export function openAlarmsLink(config: Config): string {
-  const query = `WorkflowType="alarmEscalation" AND ExecutionStatus="Running"`;
-  return `http://${formatAddress(config.temporalUi)}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows?query=${encodeURIComponent(query)}`;
+  return workflowListUrl(
+    `http://${formatAddress(config.temporalUi)}`,
+    config.temporalNamespace,
+    openAlarmsQuery,
+  );
 }
 
 export function temporal(ctx: ComponentContext): Component {
@@ -51,6 +61,13 @@ export function temporal(ctx: ComponentContext): Component {
         // A SQLite file, so workflows (alarm escalations, tickets) survive a restart.
         '--db-filename',
         db,
+        // Write-ahead log, synced at checkpoints: a committed write survives a SIGKILL of the
+        // server (only a power cut can take the last ones), and starts run several times faster
+        // than with a rollback journal synced on every commit.
+        '--sqlite-pragma',
+        'journal_mode=wal',
+        '--sqlite-pragma',
+        'synchronous=normal',
         '--ip',
         config.temporal.host,
         '--port',

@@ -20,6 +20,8 @@ export const testEnv: Record<string, string> = {
   FACTORY_TEMPORAL_UI_ADDR: '127.0.0.1:28233',
   FACTORY_HTTP_ADDR: '127.0.0.1:23000',
   FACTORY_METRICS_PORT_BASE: '29400',
+  // Ladders in seconds, tickets only for the workflow test's machine (see the file).
+  FACTORY_ESCALATION: 'test/integration/fixtures/escalation.yaml',
 };
 
 export const testConfig = (overrides: Record<string, string> = {}): Config =>

@@ -65,6 +65,7 @@ describe('factory up / status / down', () => {
       'temporal',
       'worker-1',
       'worker-2',
+      'workflows-1',
       'writer-1',
     ]);
     for (const r of rows) {

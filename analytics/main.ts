@@ -2,40 +2,19 @@
  * An analytics process: `node --import tsx analytics/main.ts --id analytics-1
  * --metrics-addr 127.0.0.1:9461`. Counters at GET /metrics and /healthz on that address.
  */
-import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { ConfigError, loadConfig } from '../common/config.js';
+import { ConfigError } from '../common/config.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
 import { FleetRegistry } from '../common/registry.js';
-import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { Metrics, onShutdown, parseProcessArgs, runProcess, serveMetrics } from '../common/runtime.js';
 import { pipelineInflux } from '../pipeline/influx.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
 import { Processor } from './processor.js';
 import { loadRuleBook, RulesError } from './rules.js';
 import { AnalyticsStore } from './store.js';
 
-const argsSchema = z.object({
-  ...processArgs,
-  rules: z.string().optional(),
-});
-
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      id: { type: 'string' },
-      'metrics-addr': { type: 'string' },
-      rules: { type: 'string' },
-      'data-dir': { type: 'string' },
-    },
-  });
-  const parsed = argsSchema.safeParse(values);
-  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
-  const args = parsed.data;
-  const config = loadConfig(
-    args['data-dir'] ? { ...process.env, FACTORY_DATA_DIR: args['data-dir'] } : process.env,
-  );
+  const { args, config } = parseProcessArgs(argv, ['rules']);
   // Rules first: a bad rule file stops the process with every file, line and field at fault.
   const rules = loadRuleBook(args.rules);
   const log = jsonLogger({ role: 'analytics', instance: args.id });

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import type { Address } from './config.js';
+import { type Address, type Config, loadConfig } from './config.js';
 import type { Logger } from './log.js';
 
 /** Counters and gauges of one pipeline process, served as Prometheus text and JSON. */
@@ -240,6 +241,27 @@ export const processArgs = {
     .default('127.0.0.1:0'),
   'data-dir': z.string().optional(),
 };
+const commonArgs = z.object(processArgs);
+
+/**
+ * A process's flags: the common ones plus `extra` (optional strings), and the platform
+ * configuration, its data directory moved by `--data-dir` when given.
+ */
+export function parseProcessArgs<K extends string>(
+  argv: string[],
+  extra: readonly K[] = [],
+): { args: z.output<typeof commonArgs> & Partial<Record<K, string>>; config: Config } {
+  const names = [...Object.keys(processArgs), ...extra];
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])),
+  });
+  const parsed = commonArgs.passthrough().safeParse(values);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
+  const args = parsed.data as z.output<typeof commonArgs> & Partial<Record<K, string>>;
+  const dataDir = args['data-dir'];
+  return { args, config: loadConfig(dataDir ? { ...process.env, FACTORY_DATA_DIR: dataDir } : process.env) };
+}
 
 /** Thrown for bad flags or arguments: the process exits 2 with the message alone. */
 export class UsageError extends Error {}

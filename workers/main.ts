@@ -3,35 +3,20 @@
  * --metrics-addr 127.0.0.1:9441`. Hosts the machines of the shards the worker group gives it.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
+import { ConfigError, formatAddress } from '../common/config.js';
 import { CredentialsError, readCredentials } from '../common/credentials.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
 import { FleetRegistry } from '../common/registry.js';
-import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { Metrics, onShutdown, parseProcessArgs, runProcess, serveMetrics } from '../common/runtime.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
 import { legacySnapshots } from './legacy.js';
 import { Region } from './region.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { TelemetrySink } from './telemetry-sink.js';
 
-const argsSchema = z.object({
-  ...processArgs,
-});
-
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { id: { type: 'string' }, 'metrics-addr': { type: 'string' }, 'data-dir': { type: 'string' } },
-  });
-  const parsed = argsSchema.safeParse(values);
-  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
-  const args = parsed.data;
-  const config = loadConfig(
-    args['data-dir'] ? { ...process.env, FACTORY_DATA_DIR: args['data-dir'] } : process.env,
-  );
+  const { args, config } = parseProcessArgs(argv);
   const log = jsonLogger({ role: 'worker', worker: args.id });
   const metrics = new Metrics('worker', args.id);
   const nc = await connectNats(config, args.id, { reconnect: true });

@@ -4,16 +4,14 @@
  * alarm dispatcher (`alarms` → escalations) and the state watch (machine reports → tickets).
  * Counters at GET /metrics and /healthz on that address.
  */
-import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { z } from 'zod';
 import { AnalyticsStore } from '../analytics/store.js';
-import { ConfigError, formatAddress, loadConfig } from '../common/config.js';
+import { ConfigError, formatAddress } from '../common/config.js';
 import { jsonLogger } from '../common/log.js';
 import { connectNats } from '../common/nats.js';
 import { retryUntil } from '../common/retry.js';
-import { Metrics, onShutdown, processArgs, runProcess, serveMetrics, UsageError } from '../common/runtime.js';
+import { Metrics, onShutdown, parseProcessArgs, runProcess, serveMetrics } from '../common/runtime.js';
 import { pipelineInflux } from '../pipeline/influx.js';
 import { pipelineKafka, reliableProducer } from '../pipeline/kafka.js';
 import { createActivities } from './activities.js';
@@ -23,24 +21,8 @@ import { Dispatcher } from './dispatcher.js';
 import { StateWatch } from './state-watch.js';
 import { createWorker, workflowBundle } from './worker.js';
 
-const argsSchema = z.object({ ...processArgs, escalation: z.string().optional() });
-
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      id: { type: 'string' },
-      'metrics-addr': { type: 'string' },
-      escalation: { type: 'string' },
-      'data-dir': { type: 'string' },
-    },
-  });
-  const parsed = argsSchema.safeParse(values);
-  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
-  const args = parsed.data;
-  const config = loadConfig(
-    args['data-dir'] ? { ...process.env, FACTORY_DATA_DIR: args['data-dir'] } : process.env,
-  );
+  const { args, config } = parseProcessArgs(argv, ['escalation']);
   // The configuration first: a bad ladder stops the process with every file, line and field at fault.
   const escalation = loadEscalationConfig(args.escalation ?? config.escalationFile);
   const log = jsonLogger({ role: 'workflows', instance: args.id });

@@ -26,6 +26,11 @@ export const TASK_QUEUE = 'factory-alarms';
 export const PATCHES = {
   /** v2: the first rung hears that an alarm opened a maintenance ticket. */
   tellTicketOpened: 'tell-ticket-opened',
+  /**
+   * v3: while a close is returning the machine, its RUNNING report (a state event can beat the
+   * command's own answer) waits for the close instead of ending the ticket as "back without a close".
+   */
+  closeOwnsReturn: 'close-owns-return',
 } as const;
 
 export const escalationId = (alarmId: string) => `alarm-${alarmId}`;

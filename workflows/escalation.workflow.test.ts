@@ -18,6 +18,7 @@ import {
   closeTicketUpdate,
   escalationId,
   escalationStatusQuery,
+  machineReportSignal,
   searchAttributes,
   TASK_QUEUE,
   ticketIdForAlarm,
@@ -392,6 +393,28 @@ describe('maintenanceTicket', () => {
       const end = (await ticket('T-second').result()) as TicketStatus;
       expect(end).toMatchObject({ stage: 'MERGED', mergedInto: 'T-first' });
       expect(plant.calls.repairs[0]!.outcome).toBe('merged');
+    });
+  });
+
+  test("a close whose machine's RUNNING report beats the command's answer is still the close", async () => {
+    const plant = fakePlant({
+      onReturn: (ticketId, report) => ticket(ticketId).signal(machineReportSignal, report),
+    });
+    await withPlant(plant, async () => {
+      await startTicket(env.client, input('T-race'));
+      await until(
+        () => ticketStatus('T-race'),
+        (t) => t.stage === 'IN_MAINTENANCE',
+        'maintenance',
+      );
+      const closed = await ticket('T-race').executeUpdate(closeTicketUpdate, {
+        args: [{ by: 'tech-3', note: 'new belt' }],
+      });
+      expect(closed.ok).toBe(true);
+      const end = (await ticket('T-race').result()) as TicketStatus;
+      expect(end).toMatchObject({ stage: 'CLOSED', closedBy: 'tech-3', note: 'new belt' });
+      expect(plant.calls.repairs[0]).toMatchObject({ outcome: 'repaired', closedBy: 'tech-3' });
+      await keepHistory('ticket-close-race', ticket('T-race'));
     });
   });
 

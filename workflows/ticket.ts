@@ -12,6 +12,7 @@ import {
   allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -22,6 +23,7 @@ import {
   escalationId,
   linkAlarmSignal,
   machineReportSignal,
+  PATCHES,
   resolveSignal,
   ticketOpenedSignal,
   ticketStatusQuery,
@@ -180,8 +182,11 @@ export async function maintenanceTicket(input: TicketInput): Promise<TicketStatu
   // 2. The repair: until closed here or the machine is back by another path; overdue is escalated.
   const repairBy = Date.now() + policy.repairWithinS * 1000;
   let overdueTold = false;
+  const closeOwnsReturn = patched(PATCHES.closeOwnsReturn);
+  /** Back in service, and not by a close whose answer is still on its way. */
+  const returned = () => backInService() && !(closeOwnsReturn && s.stage === 'RETURNING' && closing === null);
   while (s.stage === 'IN_MAINTENANCE' || s.stage === 'RETURNING') {
-    if (backInService()) break;
+    if (returned()) break;
     if (closing !== null && s.stage === 'IN_MAINTENANCE') {
       // Closed while the machine was being taken: return it at once.
       s.stage = 'RETURNING';
@@ -197,7 +202,7 @@ export async function maintenanceTicket(input: TicketInput): Promise<TicketStatu
     const timeout = overdueTold
       ? policy.checkEveryS
       : Math.min(policy.checkEveryS, Math.max(1, (repairBy - Date.now()) / 1000));
-    const woke = await condition(() => backInService(), timeout * 1000, {
+    const woke = await condition(returned, timeout * 1000, {
       summary: `repair of ${machineId} under way`,
     });
     if (woke) break;

@@ -23,7 +23,13 @@ export interface FakeMachine {
   seq: number;
 }
 
-export function fakePlant(opts: { earlierRaises?: number } = {}) {
+export function fakePlant(
+  opts: {
+    earlierRaises?: number;
+    /** Runs when the machine returns to service, before the command's answer: its state event racing it. */
+    onReturn?: (ticketId: string, report: MachineReport) => Promise<void>;
+  } = {},
+) {
   const machine: FakeMachine = { state: 'RUNNING', ticketId: null, silent: false, tooHot: null, seq: 1 };
   const calls = {
     notify: [] as { n: Notification; channel: string }[],
@@ -57,6 +63,13 @@ export function fakePlant(opts: { earlierRaises?: number } = {}) {
       if (machine.tooHot) return { ok: false, reason: machine.tooHot, ...held };
       machine.state = 'RUNNING';
       machine.ticketId = null;
+      if (command.ticketId)
+        await opts.onReturn?.(command.ticketId, {
+          state: 'RUNNING',
+          ticketId: null,
+          seq: machine.seq,
+          ts: Date.now(),
+        });
       return { ok: true, state: machine.state, ticketId: null, seq: machine.seq };
     },
     async acknowledgeAlarm(alarmId, by) {

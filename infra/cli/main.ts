@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig, projectRoot } from '../../common/config.js';
 import { CredentialsError } from '../../common/credentials.js';
+import { parseDuration } from '../../common/duration.js';
 import { ticketWorkflowId } from '../../workflows/definitions.js';
 import { InstallError } from '../install/exec.js';
 import { openAlarmsLink } from '../servers/temporal.js';
@@ -11,7 +12,7 @@ import { listAlarms, renderAlarms, sendAlarmCommand } from './alarm.js';
 import { bench } from './bench.js';
 import { commandOf, faultOf, paramsOf, sendCommand } from './command.js';
 import { closeTicket, listTickets, openTicket, renderTickets, workflowLink } from './ticket.js';
-import { parseDuration, VerifyError, verify } from './verify.js';
+import { VerifyError, verify } from './verify.js';
 import { watch } from './watch.js';
 
 interface Command {

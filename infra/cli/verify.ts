@@ -11,13 +11,6 @@ import { table } from '../supervisor/output.js';
 
 export class VerifyError extends Error {}
 
-/** A duration flag: 90s, 15m, 2h, 7d. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d{1,6})(s|m|h|d)$/.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-}
-
 /**
  * Every machine of the registry (retired ones too: their history still counts) with what its
  * owner vouches for in the snapshot store. An active machine whose snapshot has not been

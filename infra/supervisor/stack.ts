@@ -21,7 +21,12 @@ import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
 import { ensureTemporal, temporalBinary } from '../install/temporal.js';
 import { analytics } from '../servers/analytics.js';
-import { type Component, type ComponentContext, NotCuredByRestart } from '../servers/component.js';
+import {
+  type Component,
+  type ComponentContext,
+  NotCuredByRestart,
+  withTimeout,
+} from '../servers/component.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
 import { keeper } from '../servers/keeper.js';
@@ -149,12 +154,17 @@ export function running(config: Config, c: Component): PidRecord | undefined {
   return record && isAlive(record) ? record : undefined;
 }
 
+/** Longer than any one check's own deadlines (5 s per round trip), shorter than the keeper's patience. */
+const HEALTH_CHECK_TIMEOUT_MS = 20_000;
+
 export async function probe(config: Config, c: Component): Promise<ComponentStatus> {
   const record = running(config, c);
   const base = { name: c.name, pid: record?.pid ?? null, address: c.address, log: paths(config).log(c.name) };
   if (!record) return { ...base, healthy: false, detail: 'not running', rate: '' };
   try {
-    const h = await c.health();
+    // A check that never answers (a client retrying forever against a restarting server) is a
+    // failed check: it must not hold up `status`, or a keeper round, past its deadline.
+    const h = await withTimeout(`${c.name} health check`, HEALTH_CHECK_TIMEOUT_MS, c.health());
     return typeof h === 'string'
       ? { ...base, healthy: true, detail: h, rate: '' }
       : { ...base, healthy: true, detail: h.detail, rate: h.rate };

@@ -20,7 +20,7 @@ import type { FleetRegistry } from '../common/registry.js';
 import type { Metrics } from '../common/runtime.js';
 import { ShardCoordinator } from './coordinator.js';
 import type { LegacyLookup } from './legacy.js';
-import { type Entity, ShardHost, ShardMoved } from './shard-host.js';
+import { CommandNotSaved, type Entity, ShardHost, ShardMoved } from './shard-host.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { TelemetrySink } from './telemetry-sink.js';
 
@@ -221,20 +221,33 @@ export class Region {
       return;
     }
     const env = parsed.data;
-    // Out of touch with the group: prove membership first. The heartbeat throws if the group
-    // is rebalancing, and the record goes to whoever owns the shard afterwards.
-    while (this.coordinator.writesFenced()) {
-      await heartbeat();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    let answer: Awaited<ReturnType<ShardHost['command']>>;
-    try {
-      answer = await this.host.command(env, offset);
-    } catch (err) {
-      // The shard moved while the command was in flight: not acknowledged here, so its next
-      // owner reads it again and applies it.
-      if (err instanceof ShardMoved) metrics.inc('commandsHandedOver');
-      throw err;
+    let answer: Awaited<ReturnType<ShardHost['command']>> | undefined;
+    for (let waited = 0; !answer; waited++) {
+      // Out of touch with the group: prove membership first. The heartbeat throws if the group
+      // is rebalancing, and the record goes to whoever owns the shard afterwards.
+      while (this.coordinator.writesFenced()) {
+        await heartbeat();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      try {
+        answer = await this.host.command(env, offset);
+      } catch (err) {
+        // The shard moved while the command was in flight: not acknowledged here, so its next
+        // owner reads it again and applies it.
+        if (err instanceof ShardMoved) metrics.inc('commandsHandedOver');
+        if (!(err instanceof CommandNotSaved)) throw err;
+        // Applied but not saved (fenced meanwhile, or the store did not answer): never answered
+        // before a save carries it. Prove membership and save again.
+        if (waited % 50 === 0)
+          log.warn('command applied but not saved yet; retrying', {
+            machineId: env.machineId,
+            shard,
+            offset,
+          });
+        metrics.inc('commandSaveRetries');
+        await heartbeat();
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     metrics.inc(answer.ok ? 'commandsApplied' : 'commandsRefused');
     const e = this.host.entity(env.machineId);

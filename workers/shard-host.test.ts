@@ -3,7 +3,7 @@ import { createMachineModel, DEFAULT_PARAMS } from '../actors/index.js';
 import type { RegisteredMachine } from '../actors/registry.js';
 import { silentLogger } from '../common/log.js';
 import { partitionOf } from '../common/partitioner.js';
-import { ShardHost, type SnapshotPort, type TelemetryPort } from './shard-host.js';
+import { CommandNotSaved, ShardHost, type SnapshotPort, type TelemetryPort } from './shard-host.js';
 import type { SnapshotEntry } from './snapshot-store.js';
 
 /** A KV with revisions, as NATS fences writes: update needs the current revision, create none. */
@@ -260,6 +260,44 @@ describe('ShardHost', () => {
     await run(h, clock, 30);
     expect(sink.sent.length).toBe(sent);
     expect([...kv.data.values()].map((e) => e.revision)).toEqual(revisions);
+  });
+
+  it('a command whose save is fenced is not answered; read again, it is saved and answered, applied once', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const fenced = { on: false };
+    const a = await hosting('w1', kv, sink, clock, fenced);
+    const id = fleet[0]!.machineId;
+    const cmd = { commandId: 'c1', machineId: id, command: { type: 'STOP' } };
+    fenced.on = true; // the group is rebalancing while the command is applied
+    await expect(a.command(cmd, 7)).rejects.toBeInstanceOf(CommandNotSaved);
+    expect(kv.data.get(id)!.value.commands).toEqual({ offset: -1, applied: 0 });
+    await expect(a.command(cmd, 7)).rejects.toBeInstanceOf(CommandNotSaved); // still not "duplicate"
+    fenced.on = false;
+    const answer = await a.command(cmd, 7);
+    expect(answer).toMatchObject({ ok: true, owner: 'w1' });
+    expect(answer.duplicate).toBeUndefined();
+    expect(kv.data.get(id)!.value.commands).toEqual({ offset: 7, applied: 1 });
+    expect(a.entity(id)!.actor.getSnapshot().context.state).toBe('IDLE');
+    expect(await a.command(cmd, 7)).toMatchObject({ ok: true, duplicate: true });
+  });
+
+  it('a command applied but never saved before the shard moved is applied by the next owner', async () => {
+    const kv = new FakeKv();
+    const sink = new FakeSink();
+    const clock = { now: 1_000_000 };
+    const fenced = { on: false };
+    const a = await hosting('w1', kv, sink, clock, fenced);
+    const id = fleet[0]!.machineId;
+    const cmd = { commandId: 'c1', machineId: id, command: { type: 'SET_SPEED', rpm: 900 } };
+    fenced.on = true;
+    await expect(a.command(cmd, 7)).rejects.toBeInstanceOf(CommandNotSaved);
+    const b = await hosting('w2', kv, sink, clock);
+    const answer = await b.command(cmd, 7);
+    expect(answer).toMatchObject({ ok: true, owner: 'w2' });
+    expect(answer.duplicate).toBeUndefined();
+    expect(kv.data.get(id)!.value.commands).toEqual({ offset: 7, applied: 1 });
   });
 
   it('applies a command once, even when its record is read again by the next owner', async () => {

@@ -85,12 +85,24 @@ export interface Entity {
   slot: number;
   /** When it last ticked: one tick per millisecond at most (see tick). */
   tickedAt: number;
+  /**
+   * The last command applied to the actor, durable or not: `saved.commands` says what the store
+   * has. A command applied here whose save did not land is answered only once a save carries it.
+   */
+  commands: { offset: number; applied: number; unanswered?: Unanswered };
 }
 
 export interface CommandEnvelope {
   commandId: string;
   machineId: string;
   command: unknown;
+}
+
+/** A command applied to the actor and not yet answered: what to answer, and what it changed. */
+interface Unanswered {
+  result: CommandResult;
+  from: MachineState;
+  ticketId: string | null | undefined;
 }
 
 export type CommandAnswer = CommandResult & { duplicate?: boolean; owner: string; shard: number };
@@ -108,6 +120,17 @@ const ACQUIRE_AT_ONCE = 256;
 export class ShardMoved extends Error {
   constructor(readonly shard: number) {
     super(`shard ${shard} moved to another worker`);
+  }
+}
+
+/**
+ * The command was applied to the actor but no save carries it yet (the worker is fenced, or the
+ * store did not answer): it may not be answered, nor its record acknowledged. Read again, it is
+ * answered once a save lands; if the shard moves meanwhile, the next owner applies it.
+ */
+export class CommandNotSaved extends Error {
+  constructor(readonly machineId: string) {
+    super(`command for ${machineId} applied but not yet saved`);
   }
 }
 
@@ -345,6 +368,7 @@ export class ShardHost {
           lastSavedAt: now,
           slot: (murmur2(m.machineId) & 0x7fffffff) % this.slots,
           tickedAt: Number.NEGATIVE_INFINITY,
+          commands: { ...entry.commands },
         };
         this.entities.set(m.machineId, entity);
         this.counters.acquired++;
@@ -445,8 +469,10 @@ export class ShardHost {
       if (this.writesFenced()) return false;
       const ctx = e.actor.getSnapshot().context;
       const unsettled = this.opts.sink.unsettled(e.machine.machineId);
+      const { offset, applied } = e.commands;
       const entry: SnapshotEntry = {
         ...e.saved,
+        commands: { offset, applied },
         epoch: ctx.epoch,
         seq: ctx.seq,
         published: Math.max(e.saved.published, unsettled === undefined ? ctx.seq : unsettled - 1),
@@ -504,8 +530,9 @@ export class ShardHost {
    * is written before the answer: a command is applied once even when the shard moves while
    * it is in flight, because the next owner reads the offset with the state. If this worker's
    * copy turns out stale (the machine moved away and back), the command is applied to the
-   * machine as taken over afresh. Throws when the shard is no longer ours: the record is then
-   * not acknowledged, and the shard's next owner applies it.
+   * machine as taken over afresh. Throws ShardMoved when the shard is no longer ours, and
+   * CommandNotSaved when no save could carry the command: either way the record is not
+   * acknowledged, and whoever owns the shard next reads it again.
    */
   async command(env: CommandEnvelope, offset: number): Promise<CommandAnswer> {
     const shard = this.shardOf(env.machineId);
@@ -526,18 +553,27 @@ export class ShardHost {
               : `machine ${env.machineId} could not be taken on by ${this.opts.workerId} (see its log)`;
         return { ok: false, reason, ...base };
       }
-      if (offset <= e.saved.commands.offset) return { ok: true, duplicate: true, ...base };
-      const before = e.actor.getSnapshot().context;
-      const from = before.state;
-      const result = applyCommand(e.actor, env.command);
-      e.saved = { ...e.saved, commands: { offset, applied: e.saved.commands.applied + 1 } };
-      const after = e.actor.getSnapshot().context;
-      if (await this.save(e)) {
-        // A ticket taking over a planned stop changes no state, but it is news (alarm suppression).
-        if (after.state !== from || after.ticketId !== before.ticketId) this.opts.onStateChange?.(e, from);
-        return { ...result, ...base };
+      let done = e.commands.unanswered;
+      if (offset > e.commands.offset) {
+        const before = e.actor.getSnapshot().context;
+        const result = applyCommand(e.actor, env.command);
+        done = { result, from: before.state, ticketId: before.ticketId };
+        e.commands = { offset, applied: e.commands.applied + 1, unanswered: done };
       }
-      // Not saved: our copy was stale (dropped, and re-acquired if the shard is still ours).
+      // Applied here and saved (by this call, an earlier one, or a periodic save), or saved by
+      // the previous owner (then there is nothing to tell beyond "applied once").
+      if (offset <= e.saved.commands.offset || ((await this.save(e)) && e.saved.commands.offset >= offset)) {
+        if (!done || offset !== e.commands.offset) return { ok: true, duplicate: true, ...base };
+        e.commands = { offset: e.commands.offset, applied: e.commands.applied };
+        const after = e.actor.getSnapshot().context;
+        // A ticket taking over a planned stop changes no state, but it is news (alarm suppression).
+        if (after.state !== done.from || after.ticketId !== done.ticketId)
+          this.opts.onStateChange?.(e, done.from);
+        return { ...done.result, ...base };
+      }
+      // Still ours, so the save was refused by a fence or failed: not answered, read again later.
+      if (this.entities.get(env.machineId) === e) throw new CommandNotSaved(env.machineId);
+      // Our copy was stale (dropped, and re-acquired if the shard is still ours): apply it there.
     }
     throw new ShardMoved(shard);
   }

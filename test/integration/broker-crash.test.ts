@@ -54,12 +54,25 @@ async function verifyNoLoss(label: string): Promise<VerifyTotals> {
   const r = await factory(['verify', '--json', '--wait', '60']);
   const report = JSON.parse(r.stdout) as {
     totals: VerifyTotals;
-    machines: { machineId: string; lost: [number, number][] }[];
+    machines: {
+      machineId: string;
+      lost: [number, number][];
+      conflicting: [number, number][];
+      unreserved: [number, number][];
+      unhosted?: string;
+    }[];
   };
   const lost = report.machines
     .filter((m) => m.lost.length > 0)
     .map((m) => `${m.machineId} ${JSON.stringify(m.lost)}`);
   expect(lost.slice(0, 10), label).toEqual([]);
+  // Not loss, but verify fails for these too: name them, so a failure says which.
+  const other = report.machines.flatMap((m) => [
+    ...(m.conflicting.length ? [`${m.machineId} conflicting ${JSON.stringify(m.conflicting)}`] : []),
+    ...(m.unreserved.length ? [`${m.machineId} unreserved ${JSON.stringify(m.unreserved)}`] : []),
+    ...(m.unhosted ? [`${m.machineId} unhosted: ${m.unhosted}`] : []),
+  ]);
+  expect(other.slice(0, 10), label).toEqual([]);
   expect(r.code, r.stderr).toBe(0);
   expect(report.totals.machines).toBeGreaterThanOrEqual(MACHINES);
   return report.totals;

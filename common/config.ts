@@ -31,6 +31,14 @@ const address = (fallback: string) => z.string().default(fallback).pipe(addressS
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** A switch as operators write it: 1/0, true/false, on/off, yes/no (any case); off when unset. */
+const flag = z
+  .string()
+  .default('0')
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'], { error: 'expected 1 or 0' }))
+  .transform((s) => s === '1' || s === 'true' || s === 'on' || s === 'yes');
+
 /**
  * Every setting the environment may override, with its default. The names are part of the
  * operator contract (README, docs/runbook.md): rename nothing without a migration note.
@@ -80,6 +88,15 @@ const envSchema = z.object({
   /** The worker group's session: a silent worker loses its shards after this long. */
   FACTORY_WORKER_SESSION_MS: positiveInt.min(1_000).max(60_000).default(3_000),
   FACTORY_METRICS_PORT_BASE: positiveInt.max(65000).default(9400),
+  /**
+   * Puts a Toxiproxy on every link between a platform process and a server (common/links.ts),
+   * so that simulations can add latency, limit bandwidth or partition a link. Off: direct links.
+   */
+  FACTORY_LINK_PROXIES: flag,
+  /** Toxiproxy's HTTP API, where toxics are added and removed. */
+  FACTORY_TOXIPROXY_ADDR: address('127.0.0.1:8474'),
+  /** Link i's proxy listens on base+i, the Kafka listener behind it on base+20+i (common/links.ts). */
+  FACTORY_PROXY_PORT_BASE: positiveInt.min(1024).max(65000).default(18500),
   FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),
   FACTORY_START_TIMEOUT_MS: positiveInt.default(180_000),
   /** Secrets: when set they override what `factory up` generated into credentials.json. */
@@ -124,6 +141,8 @@ export interface Config {
     seqBlock: number;
     sessionTimeoutMs: number;
   };
+  /** Toxiproxy on each process→server link (FACTORY_LINK_PROXIES); the links are in common/links.ts. */
+  linkProxies: { enabled: boolean; api: Address; portBase: number };
   stopTimeoutMs: number;
   startTimeoutMs: number;
   mqttOverride: { username: string; password: string } | undefined;
@@ -175,6 +194,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       seqBlock: e.FACTORY_SEQ_BLOCK,
       sessionTimeoutMs: e.FACTORY_WORKER_SESSION_MS,
     },
+    linkProxies: {
+      enabled: e.FACTORY_LINK_PROXIES,
+      api: e.FACTORY_TOXIPROXY_ADDR,
+      portBase: e.FACTORY_PROXY_PORT_BASE,
+    },
     stopTimeoutMs: e.FACTORY_STOP_TIMEOUT_MS,
     startTimeoutMs: e.FACTORY_START_TIMEOUT_MS,
     mqttOverride:
@@ -205,4 +229,7 @@ export const addressVariable = {
   temporal: 'FACTORY_TEMPORAL_ADDR',
   temporalUi: 'FACTORY_TEMPORAL_UI_ADDR',
   http: 'FACTORY_HTTP_ADDR',
+  toxiproxy: 'FACTORY_TOXIPROXY_ADDR',
+  /** The link proxies' listen addresses and the Kafka listeners behind them. */
+  linkProxies: 'FACTORY_PROXY_PORT_BASE',
 } as const;

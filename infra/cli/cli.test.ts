@@ -41,6 +41,13 @@ describe('factory CLI', { timeout: 30_000 }, () => {
     oneSentence(r.stderr);
   });
 
+  it('lists the scenario library', async () => {
+    const r = await factory(['sim', '--list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ci-machine-fault\s+2m\s+wall\s+CI: one overheating machine$/m);
+    expect(r.stdout).toMatch(/^bearing-wear-week\s+7d\s+simulated\s/m);
+  });
+
   it('gives each command its own --help', async () => {
     const r = await factory(['status', '--help']);
     expect(r.code).toBe(0);
@@ -55,6 +62,13 @@ describe('factory CLI', { timeout: 30_000 }, () => {
     [['up', '--workers', '0'], /--workers must be a whole number/],
     [['alarm', 'silence', 'M-0001.fault.1'], /expected "list", "ack", "shelve" or "unshelve"/],
     [['alarm', 'ack'], /takes exactly one alarm id/],
+    [['sim'], /sim takes one scenario/],
+    [['sim', 'no-such-scenario'], /No scenario "no-such-scenario"/],
+    [['sim', '--list', 'flood'], /--list takes no scenario/],
+    [
+      ['sim', 'bearing-wear-week', '--reuse'],
+      /simulated time, with no stack: --reuse and --keep do not apply/,
+    ],
     [['alarm', 'shelve', 'M-0001.fault.1'], /shelve needs --for/],
     [['alarm', 'shelve', 'M-0001.fault.1', '--for', '8d'], /at most 7d/],
     [['alarm', 'ack', 'M-0001.fault.1', '--for', '1h'], /--for applies to shelve/],

@@ -11,6 +11,7 @@ import { down, renderStatus, StackError, scale, status, up } from '../supervisor
 import { listAlarms, renderAlarms, sendAlarmCommand } from './alarm.js';
 import { bench } from './bench.js';
 import { commandOf, faultOf, paramsOf, sendCommand } from './command.js';
+import { loadForRun, renderScenarioList, scenarioFile, sim } from './sim.js';
 import { closeTicket, listTickets, openTicket, renderTickets, workflowLink } from './ticket.js';
 import { VerifyError, verify } from './verify.js';
 import { watch } from './watch.js';
@@ -68,18 +69,6 @@ async function answerCommand(
   out.line(`${machineId}: ${String(command.type)} refused by ${where}: ${a.reason}.`);
   return 1;
 }
-
-/** Contract commands whose capability lands with a later issue: say so plainly, exit 2. */
-const later = (summary: string, usage: string, issue: string): Command => ({
-  summary,
-  usage,
-  run: async () => {
-    process.stderr.write(
-      `factory: "${usage.split(' ')[0]}" is not available in this version yet (${issue}).\n`,
-    );
-    return 2;
-  },
-});
 
 const commands: Record<string, Command> = {
   up: {
@@ -314,7 +303,49 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
-  sim: later('run a scenario file against the live stack', 'sim <scenario.yaml>', 'simulations issue'),
+  sim: {
+    summary: 'run a fault-injection scenario and write its report with a verdict per expectation',
+    usage: 'sim <file|name> [--reuse] [--keep] [--out DIR] | sim --list',
+    options: {
+      list: {
+        type: 'boolean',
+        help: 'list the scenarios of simulations/scenarios (and the files that cannot run)',
+      },
+      reuse: {
+        type: 'boolean',
+        help: 'run against the running stack of this configuration instead of a stack of its own',
+      },
+      keep: { type: 'boolean', help: "leave the simulation's own stack running at the end (to look around)" },
+      out: { type: 'string', help: 'where to write the report (default reports/sim)' },
+    },
+    async run(config, { values, positionals }) {
+      if (values.list) {
+        const flag = ['reuse', 'keep', 'out'].find((k) => values[k] !== undefined);
+        if (positionals.length > 0 || flag)
+          throw new UsageError(
+            `--list takes no ${flag ? `--${flag}` : 'scenario'}: it only lists the library.`,
+          );
+        out.line(renderScenarioList(config));
+        return 0;
+      }
+      if (positionals.length !== 1)
+        throw new UsageError('sim takes one scenario: a file or a name from "factory sim --list".');
+      const file = scenarioFile(positionals[0]!);
+      if (!file)
+        throw new UsageError(
+          `No scenario "${positionals[0]}": give a .yaml file or a name from "factory sim --list".`,
+        );
+      const loaded = loadForRun(config, file);
+      if (!loaded.ok) throw new UsageError(`the scenario is not valid:\n${loaded.reason}`);
+      const scenario = loaded.scenario;
+      if (scenario.clock === 'simulated' && (values.reuse || values.keep))
+        throw new UsageError(
+          `${scenario.name} runs on simulated time, with no stack: --reuse and --keep do not apply.`,
+        );
+      const outDir = resolve(String(values.out ?? join(projectRoot, 'reports', 'sim')));
+      return sim(config, { scenario, reuse: values.reuse === true, keep: values.keep === true, outDir }, out);
+    },
+  },
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
     usage:

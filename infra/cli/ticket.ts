@@ -18,7 +18,7 @@ import { table } from '../supervisor/output.js';
 import { StackError } from '../supervisor/stack.js';
 import { cliNats, registeredMachine } from './command.js';
 
-async function withTemporal<T>(config: Config, work: (client: Client) => Promise<T>): Promise<T> {
+export async function withTemporal<T>(config: Config, work: (client: Client) => Promise<T>): Promise<T> {
   const connection = await Connection.connect({
     address: formatAddress(config.temporal),
     connectTimeout: 3_000,

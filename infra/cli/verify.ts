@@ -72,21 +72,45 @@ async function expectations(config: Config): Promise<{
 
 const shown = (r: [number, number][]) => r.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ');
 
+/**
+ * The loss check itself, with no printing: `factory verify` prints it, `factory sim` judges
+ * its `noLoss` expectation by it. `sinceMs` is an epoch time: only readings after it count.
+ */
+export async function checkLoss(
+  config: Config,
+  opts: {
+    waitMs: number;
+    sinceMs?: number;
+    /** Told how many machines are checked, before the wait for storage begins. */
+    onStart?: (machines: number) => void;
+    onProgress?: (done: number, total: number) => void;
+  },
+): Promise<LossReport> {
+  const { expected, reservations } = await expectations(config);
+  opts.onStart?.(expected.size);
+  return verifyLoss({
+    influx: pipelineInflux(config),
+    kafka: pipelineKafka(config, 'factory-verify', silentLogger),
+    expected,
+    reservations,
+    waitMs: opts.waitMs,
+    sinceMs: opts.sinceMs,
+    onProgress: opts.onProgress,
+  });
+}
+
 export async function verify(
   config: Config,
   opts: { waitMs: number; json: boolean; sinceMs?: number },
   out: Output,
 ): Promise<LossReport> {
-  const { expected, reservations } = await expectations(config);
-  if (!opts.json)
-    out.line(
-      `Checking ${expected.size} machines of the fleet registry${opts.sinceMs ? ` over the last ${Math.round(opts.sinceMs / 1000)} s` : ''}: what their owners published against Kafka and InfluxDB…`,
-    );
-  const report = await verifyLoss({
-    influx: pipelineInflux(config),
-    kafka: pipelineKafka(config, 'factory-verify', silentLogger),
-    expected,
-    reservations,
+  const report = await checkLoss(config, {
+    onStart: (machines) => {
+      if (!opts.json)
+        out.line(
+          `Checking ${machines} machines of the fleet registry${opts.sinceMs ? ` over the last ${Math.round(opts.sinceMs / 1000)} s` : ''}: what their owners published against Kafka and InfluxDB…`,
+        );
+    },
     waitMs: opts.waitMs,
     sinceMs: opts.sinceMs === undefined ? undefined : Date.now() - opts.sinceMs,
     // With --json, stdout carries the report alone.

@@ -21,7 +21,7 @@ export function analytics(ctx: ComponentContext, n: number): Component {
   const metrics = analyticsMetricsAddress(config, n);
   const healthz = async () => healthyOrThrow(await readAnalyticsHealthz(config, n), id);
   return {
-    ...servedProcess(config, id, 'analytics/main.ts', metrics),
+    ...servedProcess(config, 'analytics', id, 'analytics/main.ts', metrics),
     ping: async () => void (await healthz()),
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();

@@ -31,7 +31,7 @@ export interface Component {
 export interface ComponentContext {
   config: Config;
   /** Where installed tools live (resolved by the installers). */
-  tools: { kafkaLib: string; temporal: string };
+  tools: { kafkaLib: string; temporal: string; toxiproxy: string };
 }
 
 /** An unhealthy component that a restart would not cure (it works, only too slowly). */

@@ -1,4 +1,5 @@
 import { type Address, type Config, formatAddress } from '../../common/config.js';
+import { type LinkRole, roleEnv } from '../../common/links.js';
 import {
   type Component,
   type ComponentContext,
@@ -40,11 +41,18 @@ export async function readHealthzAt(id: string, metrics: Address): Promise<Healt
 
 /** Instance n of a role's /healthz. */
 export const readHealthz = (config: Config, role: PipelineRole, n: number): Promise<Healthz> =>
-  readHealthzAt(`${role}-${n}`, metricsAddress({ config, tools: { kafkaLib: '', temporal: '' } }, role, n));
+  readHealthzAt(
+    `${role}-${n}`,
+    metricsAddress({ config, tools: { kafkaLib: '', temporal: '', toxiproxy: '' } }, role, n),
+  );
 
-/** One of our processes serving /metrics and /healthz at `metrics`: how it is named, bound and started. */
+/**
+ * One of our processes serving /metrics and /healthz at `metrics`: how it is named, bound and
+ * started. With link proxies on, its role's server addresses point at their proxies.
+ */
 export function servedProcess(
   config: Config,
+  role: LinkRole,
   id: string,
   script: string,
   metrics: Address,
@@ -55,8 +63,10 @@ export function servedProcess(
     address: `http://${formatAddress(metrics)}/metrics`,
     binds: [{ addr: metrics, variable: 'FACTORY_METRICS_PORT_BASE' }],
     async prepare() {},
-    spawn: () =>
-      projectProcess(config, script, ['--id', id, '--metrics-addr', formatAddress(metrics), ...args]),
+    spawn: () => ({
+      ...projectProcess(config, script, ['--id', id, '--metrics-addr', formatAddress(metrics), ...args]),
+      env: roleEnv(config, role),
+    }),
   };
 }
 
@@ -73,7 +83,7 @@ export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: nu
   const metrics = metricsAddress(ctx, role, n);
   const healthz = async () => healthyOrThrow(await readHealthz(ctx.config, role, n), id);
   return {
-    ...servedProcess(ctx.config, id, 'pipeline/main.ts', metrics, [
+    ...servedProcess(ctx.config, role, id, 'pipeline/main.ts', metrics, [
       role,
       ...(role === 'bridge' ? ['--lanes', String(ctx.config.pipeline.lanes)] : []),
     ]),

@@ -21,7 +21,7 @@ export function worker(ctx: ComponentContext, n: number): Component {
   const metrics = workerMetricsAddress(config, n);
   const healthz = async () => healthyOrThrow(await readWorkerHealthz(config, n), id);
   return {
-    ...servedProcess(config, id, 'workers/main.ts', metrics),
+    ...servedProcess(config, 'worker', id, 'workers/main.ts', metrics),
     // Stricter than health: `up` waits until the worker's MQTT connections are up again (after a
     // broker restart they come back within their reconnect backoff, at most 10 s).
     ping: async () => {

@@ -21,7 +21,7 @@ export function workflows(ctx: ComponentContext, n: number): Component {
   const metrics = workflowsMetricsAddress(config, n);
   const healthz = async () => healthyOrThrow(await readWorkflowsHealthz(config, n), id);
   return {
-    ...servedProcess(config, id, 'workflows/main.ts', metrics),
+    ...servedProcess(config, 'workflows', id, 'workflows/main.ts', metrics),
     ping: async () => void (await healthz()),
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();

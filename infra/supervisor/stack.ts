@@ -20,6 +20,7 @@ import { FleetRegistry } from '../../common/registry.js';
 import { ensureDebianPackages } from '../install/debian.js';
 import { ensureKafka, kafkaLibDir } from '../install/kafka.js';
 import { ensureTemporal, temporalBinary } from '../install/temporal.js';
+import { ensureToxiproxy, toxiproxyBinary } from '../install/toxiproxy.js';
 import { analytics } from '../servers/analytics.js';
 import {
   type Component,
@@ -34,6 +35,7 @@ import { mosquitto } from '../servers/mosquitto.js';
 import { nats } from '../servers/nats.js';
 import { pipelineProcess } from '../servers/pipeline.js';
 import { temporal } from '../servers/temporal.js';
+import { toxiproxy } from '../servers/toxiproxy.js';
 import { worker } from '../servers/worker.js';
 import { workflows } from '../servers/workflows.js';
 import { type Output, seconds, table } from './output.js';
@@ -123,12 +125,27 @@ export const components = (config: Config, plan?: StackPlan): Component[] => tie
 
 const context = (config: Config): ComponentContext => ({
   config,
-  tools: { kafkaLib: kafkaLibDir(config.cacheDir), temporal: temporalBinary(config.cacheDir) },
+  tools: {
+    kafkaLib: kafkaLibDir(config.cacheDir),
+    temporal: temporalBinary(config.cacheDir),
+    toxiproxy: toxiproxyBinary(config.cacheDir),
+  },
 });
 
+/**
+ * The servers, and with FACTORY_LINK_PROXIES the Toxiproxy in front of them: it only forwards,
+ * so it starts beside them, and like them before every process that connects through it.
+ */
 export function servers(config: Config): Component[] {
   const ctx = context(config);
-  return [mosquitto(ctx), nats(ctx), kafka(ctx), influxdb(ctx), temporal(ctx)];
+  return [
+    mosquitto(ctx),
+    nats(ctx),
+    kafka(ctx),
+    influxdb(ctx),
+    temporal(ctx),
+    ...(config.linkProxies.enabled ? [toxiproxy(ctx)] : []),
+  ];
 }
 
 /** A failure the operator can act on; printed as one sentence, exit code 1. */
@@ -279,6 +296,7 @@ async function install(config: Config, out: Output) {
   const notes = await ensureDebianPackages(logFile, out.progress);
   await ensureKafka(config.cacheDir, logFile, out.progress);
   await ensureTemporal(config.cacheDir, logFile, out.progress);
+  if (config.linkProxies.enabled) await ensureToxiproxy(config.cacheDir, logFile, out.progress);
   for (const n of notes) out.line(`  note: ${n}`);
   out.line(`✓ servers installed (${seconds(Date.now() - t0)}; cache ${config.cacheDir})`);
 }

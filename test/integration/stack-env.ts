@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type Config, loadConfig, paths, projectRoot } from '../../common/config.js';
 import { readPidFile } from '../../infra/supervisor/process.js';
+import { type CliResult, runCli } from '../../simulations/stack.js';
 
 /**
  * The integration suite's stack: its own data directory and ports, so it never collides with
@@ -37,39 +37,11 @@ function cleanEnv(): NodeJS.ProcessEnv {
   );
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult };
 
 /** Runs the real CLI as an operator would, against the suite's stack unless told otherwise. */
-export function factory(args: string[], overrides: Record<string, string> = {}, timeoutMs = 600_000) {
-  return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin', 'factory.js'), ...args], {
-      env: { ...cleanEnv(), ...testEnv, ...overrides },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => {
-      stdout += b;
-    });
-    child.stderr.on('data', (b) => {
-      stderr += b;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`factory ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stdout}\n${stderr}`),
-      );
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+export const factory = (args: string[], overrides: Record<string, string> = {}, timeoutMs = 600_000) =>
+  runCli(args, { ...cleanEnv(), ...testEnv, ...overrides }, timeoutMs);
 
 /**
  * Runs `work` with the suite's keeper paused (SIGSTOP), for tests that take a server down on

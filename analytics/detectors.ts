@@ -21,6 +21,8 @@ export interface RuleState {
   mean: number;
   variance: number;
   since: number | null;
+  /** Baseline: consecutive judged readings far below it (a repaired machine's new normal). Absent in states saved before it existed. */
+  low?: number;
 }
 
 export const newRuleState = (): RuleState => ({
@@ -33,6 +35,7 @@ export const newRuleState = (): RuleState => ({
   mean: 0,
   variance: 0,
   since: null,
+  low: 0,
 });
 
 export interface Verdict {
@@ -91,7 +94,9 @@ function rate(r: RuleOf<'rate'>, s: RuleState, t: TelemetryV1): Verdict {
 /**
  * Deviation from the machine's own baseline: an exponentially weighted mean and variance of the
  * field, learned only while RUNNING (past the ramp-up) and only from readings that look normal,
- * so a slow fault (bearing wear) is not absorbed into the baseline as it grows.
+ * so a slow fault (bearing wear) is not absorbed into the baseline as it grows. A value that stays
+ * as far below the baseline as the alarm edge is above it, for a quarter of `minSamples` readings
+ * in a row, starts the learning afresh: the machine's new normal after a repair (a new bearing).
  */
 function baseline(r: RuleOf<'baseline'>, s: RuleState, t: TelemetryV1): Verdict {
   // Outside steady running the baseline is neither learned nor judged, and an alarm (or its
@@ -106,15 +111,22 @@ function baseline(r: RuleOf<'baseline'>, s: RuleState, t: TelemetryV1): Verdict 
   if (t.ts - s.since < r.settleS * 1000) return none;
   const v = t[r.field];
   const sd = Math.sqrt(s.variance);
-  const edge = s.mean + Math.max(r.sigmas * sd, r.minDeviation);
+  const margin = Math.max(r.sigmas * sd, r.minDeviation);
+  const edge = s.mean + margin;
   const judged = s.n >= r.minSamples;
   const raw = judged && v > edge;
+  s.low = judged && v < s.mean - margin ? (s.low ?? 0) + 1 : 0;
+  if (s.low >= Math.ceil(r.minSamples / 4)) {
+    Object.assign(s, { n: 0, mean: 0, variance: 0, prevTs: null, low: 0 });
+  }
   // Learn only from readings that look ordinary (within 3 sd once judged): a slow fault creeping
-  // up inside the alarm limit must not drag the mean along and widen the variance.
-  if (!raw && !s.active && (!judged || Math.abs(v - s.mean) <= 3 * sd)) {
+  // up inside the alarm limit must not drag the mean along and widen the variance. A baseline
+  // learning afresh learns from everything, even under an alarm it will then clear.
+  const young = s.n < r.minSamples;
+  if (young || (!raw && !s.active && Math.abs(v - s.mean) <= 3 * sd)) {
     // 1/n while young, so the mean settles quickly; then time-based forgetting.
     const dt = s.prevTs === null ? 1000 : Math.min(Math.max(t.ts - s.prevTs, 0), MAX_COMPARE_MS);
-    const alpha = judged ? 1 - 2 ** (-dt / (r.halfLifeS * 1000)) : 1 / (s.n + 1);
+    const alpha = !young ? 1 - 2 ** (-dt / (r.halfLifeS * 1000)) : 1 / (s.n + 1);
     const diff = v - s.mean;
     const inc = alpha * diff;
     s.mean += inc;

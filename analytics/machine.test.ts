@@ -122,6 +122,42 @@ describe('alarm rules on crafted sequences', () => {
     expect(at).toBeLessThan(850);
   });
 
+  /** Readings every `stepS` seconds for `hours`, vibration 1.8 mm/s plus `extra(hoursSinceStart)`. */
+  function vibrationHours(hours: number, stepS: number, extra: (h: number) => number): TelemetryV1[] {
+    return Array.from({ length: Math.floor((hours * 3600) / stepS) }, (_, k) => {
+      const base = reading(k, { ts: T0 + k * stepS * 1000 });
+      const h = (k * stepS) / 3600;
+      return { ...base, vibrationMmS: Math.round((base.vibrationMmS + extra(h)) * 100) / 100 };
+    });
+  }
+
+  it('wear at a failing bearing’s pace (0.18 mm/s per hour) is raised within hours, not learned into the baseline', () => {
+    // The pace of the bearing-wear-week scenario: 0.03 wear per running hour × 6 mm/s per wear.
+    const list = vibrationHours(8, 2, (h) => (h < 1 ? 0 : (h - 1) * 0.18));
+    const r = raised(run(list), 'vibration-baseline');
+    expect(r).toHaveLength(1);
+    const hoursOfWear = (r[0]!.ts - T0) / 3600_000 - 1;
+    // 0.4 mm/s above the baseline is 2.2 h of wear at this pace; the baseline may follow a little.
+    expect(hoursOfWear).toBeGreaterThan(2);
+    expect(hoursOfWear).toBeLessThan(4);
+  });
+
+  it('natural ageing (0.006 mm/s per running hour) raises nothing in a week', () => {
+    const list = vibrationHours(7 * 24, 10, (h) => h * 0.006);
+    expect(raised(run(list), 'vibration-baseline')).toEqual([]);
+  });
+
+  it('after a repair the baseline learns the new bearing’s level, and wear from there is raised', () => {
+    // Worn (1.8 + 1.2 = 3.0 mm/s) for 2 h, repaired (1.8), then wearing again from 2.5 h on.
+    const list = vibrationHours(8, 2, (h) => (h < 2 ? 1.2 : h < 2.5 ? 0 : (h - 2.5) * 0.18));
+    const r = raised(run(list), 'vibration-baseline');
+    expect(r).toHaveLength(1);
+    const hoursOfWear = (r[0]!.ts - T0) / 3600_000 - 2.5;
+    // Against the old 3.0 mm/s baseline the new wear would need 9 h to be raised.
+    expect(hoursOfWear).toBeGreaterThan(2);
+    expect(hoursOfWear).toBeLessThan(4);
+  });
+
   it('a machine that stops every few seconds still gets its wear alarm: idle stints do not restart the on-delay', () => {
     const list = Array.from({ length: 1200 }, (_, i) => {
       const running = i < 600 || i % 16 < 8; // after 10 min: 8 s running, 8 s idle

@@ -202,30 +202,41 @@ function stackLabels(labels: { t: number; label: string; y?: number }[], domainE
   }
 }
 
-/** (b) Every alarm of the run, one row each, from raised to cleared (or the end of the run). */
+/** (b) Every alarm of the run, one row each: a bar from each raise (or reactivation) to its clear, or the end of the run. */
 async function alarmTimeline(record: RunRecord): Promise<Chart | undefined> {
   const { facts } = record;
   const ax = timeAxis(record);
-  const rows = new Map<string, { alarm: string; from: number; to: number; severity: string }>();
+  const end = (facts.endedAt - facts.startedAt) / ax.div;
+  type Bar = { alarm: string; first: number; from: number; to: number; severity: string };
+  const bars: Bar[] = [];
+  /** Per alarm id: when its row first opened, and its bar still open, if any. */
+  const rows = new Map<string, { first: number; open: Bar | null }>();
   for (const a of [...facts.alarms].sort((x, y) => x.at - y.at)) {
     const t = (a.at - facts.startedAt) / ax.div;
     const row = rows.get(a.alarmId);
-    if (isAnnunciation(a) && !row)
-      rows.set(a.alarmId, {
+    if (isAnnunciation(a) && !row?.open) {
+      const first = row?.first ?? t;
+      const bar = {
         alarm: `${a.machineId ?? a.line} ${a.rule}`,
+        first,
         from: t,
-        to: (facts.endedAt - facts.startedAt) / ax.div,
+        to: end,
         severity: a.severity,
-      });
-    else if (row && a.transition === 'CLEARED') row.to = t;
+      };
+      bars.push(bar);
+      rows.set(a.alarmId, { first, open: bar });
+    } else if (row?.open && a.transition === 'CLEARED') {
+      row.open.to = t;
+      row.open = null;
+    }
   }
-  if (rows.size === 0) return undefined;
-  const values = [...rows.values()];
+  if (bars.length === 0) return undefined;
+  const values = bars;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Alarms of the run',
-      subtitle: 'raised → cleared; still open at the end reach the right edge',
+      subtitle: 'raised (or reactivated) → cleared; still open at the end reach the right edge',
     },
     config: { font: 'sans-serif' },
     width: WIDTH,
@@ -233,7 +244,13 @@ async function alarmTimeline(record: RunRecord): Promise<Chart | undefined> {
     data: { values },
     mark: { type: 'bar', cornerRadius: 2 },
     encoding: {
-      y: { field: 'alarm', type: 'nominal', title: null, sort: { field: 'from' }, axis: { labelLimit: 320 } },
+      y: {
+        field: 'alarm',
+        type: 'nominal',
+        title: null,
+        sort: { field: 'first' },
+        axis: { labelLimit: 320 },
+      },
       x: { field: 'from', type: 'quantitative', title: ax.title, scale: { domain: ax.domain, nice: false } },
       x2: { field: 'to' },
       color: { field: 'severity', type: 'nominal', scale: SEVERITY_COLOURS },
@@ -245,7 +262,7 @@ async function alarmTimeline(record: RunRecord): Promise<Chart | undefined> {
 /** (c) Readings stored per second and the writers' Kafka lag, each platform fault shaded. */
 async function throughputChart(record: RunRecord): Promise<Chart | undefined> {
   const { facts, samples } = record;
-  if (facts.platform.length === 0 || samples.length < 2) return undefined;
+  if (samples.length < 2) return undefined;
   const ax = timeAxis(record);
   const rate: { t: number; perSecond: number }[] = [];
   for (let i = 1; i < samples.length; i++) {
@@ -297,8 +314,8 @@ async function throughputChart(record: RunRecord): Promise<Chart | undefined> {
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Storage through the platform fault',
-      subtitle: 'from the writers’ /healthz, sampled every second; fault shaded',
+      text: windows.length > 0 ? 'Storage through the platform fault' : 'Storage through the run',
+      subtitle: `from the writers’ /healthz, sampled every second${windows.length > 0 ? '; fault shaded' : ''}`,
     },
     config: { font: 'sans-serif', view: { stroke: null } },
     vconcat: [

@@ -96,6 +96,8 @@ export interface Detection {
   detectedAt: number | null;
   /** detectedAt − injectedAt. */
   latencyMs: number | null;
+  /** When the machine tripped to FAULT after the injection (its `fault` alarm), if it did. */
+  trippedAt: number | null;
 }
 
 export function detections(faults: FaultRecord[], alarms: SeenAlarm[], rules?: string[]): Detection[] {
@@ -117,6 +119,9 @@ export function detections(faults: FaultRecord[], alarms: SeenAlarm[], rules?: s
             (rules === undefined || rules.includes(a.rule)),
         )
         .sort((a, b) => a.at - b.at)[0];
+      const trip = alarms
+        .filter((a) => a.rule === 'fault' && a.machineId === f.machineId && a.at >= f.injectedAt!)
+        .sort((a, b) => a.at - b.at)[0];
       return {
         machineId: f.machineId,
         line: f.line,
@@ -126,6 +131,7 @@ export function detections(faults: FaultRecord[], alarms: SeenAlarm[], rules?: s
         rule: hit?.rule ?? null,
         detectedAt: hit?.at ?? null,
         latencyMs: hit ? hit.at - f.injectedAt! : null,
+        trippedAt: trip?.at ?? null,
       };
     });
 }

@@ -19,7 +19,7 @@ export interface Report {
   pass: boolean;
 }
 
-/** `overheat-line-20261124T153012Z`: the scenario and when the run started, sortable. */
+/** `overheat-line-20261124T153012Z`: the scenario and when the run started (on the wall clock), sortable. */
 export const reportDirName = (name: string, startedAt: number) =>
   `${name}-${new Date(startedAt).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
 
@@ -30,7 +30,11 @@ const sec = (ms: number | null) =>
 
 export function writeReport(outDir: string, record: RunRecord, verdicts: Verdict[], charts: Chart[]): Report {
   const { scenario, facts } = record;
-  const dir = join(outDir, reportDirName(scenario.name, facts.startedAt));
+  // A simulated run starts at a fixed simulated instant: its directory is named by the wall clock.
+  const dir = join(
+    outDir,
+    reportDirName(scenario.name, scenario.clock === 'simulated' ? Date.now() : facts.startedAt),
+  );
   mkdirSync(dir, { recursive: true });
   const pass = verdicts.every((v) => v.pass);
   const found: Detection[] = detections(facts.faults, facts.alarms, scenario.expect.alarms?.rules);
@@ -116,11 +120,11 @@ function markdown(record: RunRecord, verdicts: Verdict[], charts: Chart[], found
     lines.push(
       '## Faulted machines',
       '',
-      '| machine | line | fault | injected at | first alarm | rule | after |',
-      '| --- | --- | --- | --- | --- | --- | --- |',
+      '| machine | line | fault | injected at | first alarm | rule | after | tripped to FAULT after | warning ahead of the trip |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...found.map(
         (x) =>
-          `| ${x.machineId} | ${x.line} | ${x.fault} | ${formatDuration(x.injectedAt - facts.startedAt)} | ${x.alarmId ?? 'none'} | ${x.rule ?? '–'} | ${sec(x.latencyMs)} |`,
+          `| ${x.machineId} | ${x.line} | ${x.fault} | ${formatDuration(x.injectedAt - facts.startedAt)} | ${x.alarmId ?? 'none'} | ${x.rule ?? '–'} | ${sec(x.latencyMs)} | ${x.trippedAt === null ? 'no trip' : sec(x.trippedAt - x.injectedAt)} | ${x.trippedAt === null || x.detectedAt === null || x.rule === 'fault' ? '–' : sec(x.trippedAt - x.detectedAt)} |`,
       ),
       '',
     );

@@ -40,7 +40,7 @@ export async function runWall(
   const faults: FaultRecord[] = [];
   const platform: PlatformRecord[] = [];
   const samples: Sample[] = [];
-  let last = 'waiting for the first entry';
+  let last = scenario.timeline.length === 0 ? 'nothing injected' : 'waiting for the first entry';
   let consumer: Consumer | undefined;
   let startedAt = Date.now();
   const note = (entry: number | null, what: string, plannedMs?: number) => {

@@ -1,6 +1,6 @@
 /**
  * The stack a simulation runs against. By default a stack of its own: data directory
- * `.data-sim` and every port moved to 3xxxx, so a run never touches a developer's `factory up`
+ * `.data-sim` and every port moved to 1xxxx, so a run never touches a developer's `factory up`
  * (default ports) or the integration suite's (2xxxx), and its data is wiped before each run so
  * that runs replay. `--reuse` runs against the stack of the current configuration instead.
  */
@@ -16,23 +16,23 @@ import { StackError, status } from '../infra/supervisor/stack.js';
 /** Where a simulation's own stack keeps its data (in .gitignore and biome's ignore list). */
 export const SIM_DATA_DIR = join(projectRoot, '.data-sim');
 
-/** The simulation stack's addresses: every port of the defaults moved to 3xxxx, links through Toxiproxy. */
+/** The simulation stack's addresses: every port of the defaults moved to 1xxxx (below the kernel's ephemeral range, so an outgoing connection never holds one), links through Toxiproxy. */
 export const SIM_ENV: Readonly<Record<string, string>> = {
   FACTORY_DATA_DIR: SIM_DATA_DIR,
-  FACTORY_MQTT_ADDR: '127.0.0.1:31883',
-  FACTORY_NATS_ADDR: '127.0.0.1:34222',
-  FACTORY_KAFKA_ADDR: '127.0.0.1:39092',
-  FACTORY_KAFKA_CONTROLLER_ADDR: '127.0.0.1:39093',
-  FACTORY_INFLUX_ADDR: '127.0.0.1:38086',
-  FACTORY_INFLUX_RPC_ADDR: '127.0.0.1:38088',
-  FACTORY_TEMPORAL_ADDR: '127.0.0.1:37233',
-  FACTORY_TEMPORAL_UI_ADDR: '127.0.0.1:38233',
-  FACTORY_HTTP_ADDR: '127.0.0.1:33000',
-  FACTORY_METRICS_PORT_BASE: '39400',
+  FACTORY_MQTT_ADDR: '127.0.0.1:11883',
+  FACTORY_NATS_ADDR: '127.0.0.1:14222',
+  FACTORY_KAFKA_ADDR: '127.0.0.1:19092',
+  FACTORY_KAFKA_CONTROLLER_ADDR: '127.0.0.1:19093',
+  FACTORY_INFLUX_ADDR: '127.0.0.1:18086',
+  FACTORY_INFLUX_RPC_ADDR: '127.0.0.1:18088',
+  FACTORY_TEMPORAL_ADDR: '127.0.0.1:17233',
+  FACTORY_TEMPORAL_UI_ADDR: '127.0.0.1:18233',
+  FACTORY_HTTP_ADDR: '127.0.0.1:13000',
+  FACTORY_METRICS_PORT_BASE: '19400',
   // A stack of its own always has its links proxied, so that network faults can be injected.
   FACTORY_LINK_PROXIES: '1',
-  FACTORY_TOXIPROXY_ADDR: '127.0.0.1:38474',
-  FACTORY_PROXY_PORT_BASE: '38500',
+  FACTORY_TOXIPROXY_ADDR: '127.0.0.1:18474',
+  FACTORY_PROXY_PORT_BASE: '11500',
 };
 
 /** The caller's environment with the simulation stack's data directory and ports over it. */
@@ -105,7 +105,7 @@ export async function freshStack(
 ): Promise<SimStack> {
   const env = simEnv();
   const config = loadConfig(env);
-  out.line(`Starting a stack of its own for the run (data ${SIM_DATA_DIR}, ports 3xxxx)…`);
+  out.line(`Starting a stack of its own for the run (data ${SIM_DATA_DIR}, ports 1xxxx)…`);
   await runCli(['down'], env, 180_000);
   rmSync(SIM_DATA_DIR, { recursive: true, force: true });
   const r = await runCli(
@@ -117,7 +117,7 @@ export async function freshStack(
   if (r.code !== 0) {
     await runCli(['down'], env, 180_000).catch(() => undefined);
     throw new StackError(
-      `The simulation stack did not come up (factory up exited ${r.code}): ${lastLines(r)}. Logs are in ${join(SIM_DATA_DIR, 'logs')}; check that the ports 3xxxx are free.`,
+      `The simulation stack did not come up (factory up exited ${r.code}): ${lastLines(r)}. Logs are in ${join(SIM_DATA_DIR, 'logs')}; check that the ports 1xxxx are free.`,
     );
   }
   return { config, own: true, env };

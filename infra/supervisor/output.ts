@@ -25,8 +25,9 @@ export function consoleOutput(stream: NodeJS.WriteStream = process.stdout): Outp
         stream.write(`  … ${text}`);
         transient = true;
       } else {
-        // Off a terminal (CI logs): a new kind of message at once, repeats of it every 15 s.
-        const kind = text.replace(/[\d.]+s\)?$/, '');
+        // Off a terminal (CI logs): a new kind of message at once, repeats of it every 15 s. Times
+        // and durations ("3m8s of 5m", "(15.5s)") do not make a message new.
+        const kind = text.replace(/(\d+(\.\d+)?(ms|[dhms]))+\b/g, '#');
         if (kind !== lastKind || Date.now() - lastPlain >= 15_000) {
           lastPlain = Date.now();
           lastKind = kind;

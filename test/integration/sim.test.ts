@@ -12,7 +12,12 @@ import { factory, testConfig } from './stack-env.js';
  * each with a passing report whose charts are there to read.
  */
 const out = join(projectRoot, '.test-data', 'sim-reports');
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+/** Getting the first scenario's mill back in service, while the second scenario runs. */
+let cooling: Promise<void> = Promise.resolve();
+afterAll(async () => {
+  rmSync(out, { recursive: true, force: true });
+  await cooling;
+}, 150_000);
 
 interface ReportJson {
   pass: boolean;
@@ -35,7 +40,7 @@ async function run(name: string) {
 
 /**
  * The mill may have tripped and still be too hot to reset when the run ended: the files after
- * this one get it back in service (CLEAR_FAULT is refused until it has cooled).
+ * this one get it back in service (CLEAR_FAULT is refused until it has cooled, 1–2 min).
  */
 async function leaveCool(machineId: string) {
   const deadline = Date.now() + 120_000;
@@ -77,11 +82,18 @@ describe('factory sim on the suite stack', { timeout: 420_000 }, () => {
     expect(d!.latencyMs).toBeGreaterThan(10_000);
     expect(d!.latencyMs).toBeLessThanOrEqual(60_000);
     expect(md).toMatch(/^# CI: one overheating machine\n\n\*\*PASSED\*\*/);
-    expect(json.charts).toEqual(['machine-M-0001.svg', 'alarms.svg']);
+    expect(json.charts).toEqual(['machine-M-0001.svg', 'alarms.svg', 'throughput.svg']);
     expectChart(dir, 'machine-M-0001.svg', 'M-0001');
     expectChart(dir, 'alarms.svg', 'M-0001');
-    expect(readdirSync(dir).sort()).toEqual(['alarms.svg', 'machine-M-0001.svg', 'report.json', 'report.md']);
-    await leaveCool('M-0001');
+    expectChart(dir, 'throughput.svg', 'Storage through the run');
+    expect(readdirSync(dir).sort()).toEqual([
+      'alarms.svg',
+      'machine-M-0001.svg',
+      'report.json',
+      'report.md',
+      'throughput.svg',
+    ]);
+    cooling = leaveCool('M-0001');
   });
 
   it('ci-platform-fault: a killed worker is restarted, every machine reports within 30 s, and the stack stays healthy', async () => {

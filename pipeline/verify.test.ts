@@ -45,6 +45,14 @@ describe('verifyLoss', () => {
     expect(other.machines[0]?.lost).toEqual([[3, 3]]);
   });
 
+  it('counts a reading of an announced gap that was stored after all as published, never stored beyond published', async () => {
+    // The crashed owner had sent seq 3 before it died; 4 it never sent.
+    const influx = fakeInflux([[1, 2, 3, 5]]);
+    const report = await verifyLoss({ influx, expected: expect5({ gaps: [[3, 4]] }), waitMs: 0 });
+    expect(report.ok).toBe(true);
+    expect(report.totals).toMatchObject({ published: 4, stored: 4, lost: 0, gaps: 2 });
+  });
+
   it('fails for a machine without an owner even when nothing is missing', async () => {
     const influx = fakeInflux([[1, 2, 3, 4, 5]]);
     const report = await verifyLoss({

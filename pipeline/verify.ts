@@ -324,10 +324,23 @@ export async function verifyLoss(opts: {
     };
   });
   const sum = (f: (m: MachineReport) => number) => machines.reduce((n, m) => n + f(m), 0);
+  /** Readings inside an announced gap that reached storage all the same: the crashed owner sent them before it died. */
+  const storedInGaps = (m: MachineReport) => {
+    const have = stored.get(m.machineId) ?? new SeqSet();
+    return m.failoverGaps.reduce(
+      (n, [a, b]) => n + have.countIn(Math.max(a, m.from), Math.min(b, m.published)),
+      0,
+    );
+  };
   const totals = {
     machines: machines.length,
+    // What was published is every seq up to the high-water mark, less the announced gaps, plus
+    // whatever of a gap was stored after all: so stored never exceeds published.
     published: sum(
-      (m) => Math.max(0, m.published - m.from + 1) - inRange(m.failoverGaps, m.from, m.published),
+      (m) =>
+        Math.max(0, m.published - m.from + 1) -
+        inRange(m.failoverGaps, m.from, m.published) +
+        storedInGaps(m),
     ),
     stored: sum((m) => m.stored),
     lost: sum((m) => rangeSize(m.lost)),

@@ -75,9 +75,16 @@ async function machineChart(record: RunRecord, machineId: string): Promise<Chart
   const faults = facts.faults.filter((f) => f.machineId === machineId && f.injectedAt !== null);
   const field = fieldOf(faults[0]!.fault);
   const type = faults[0]!.type;
-  const points = series
-    .filter((s) => s.machineId === machineId)
-    .map((s) => ({ t: s.t / ax.div, value: s[field.series], state: s.state }));
+  const own = series.filter((s) => s.machineId === machineId);
+  // A silence (a sensor dropout, a dead worker) breaks the line and the state band: each run of
+  // readings without a gap wider than five usual spacings is its own segment.
+  const spacings = own.slice(1).map((s, i) => s.t - own[i]!.t);
+  const usual = spacings.length > 0 ? [...spacings].sort((a, b) => a - b)[spacings.length >> 1]! : 0;
+  let segment = 0;
+  const points = own.map((s, i) => {
+    if (i > 0 && s.t - own[i - 1]!.t > 5 * usual) segment++;
+    return { t: s.t / ax.div, value: s[field.series], state: s.state, segment };
+  });
   const limits = loadRuleBook()
     .forType(type)
     .flatMap((r) =>
@@ -94,14 +101,14 @@ async function machineChart(record: RunRecord, machineId: string): Promise<Chart
     .filter((a) => a.machineId === machineId && isAnnunciation(a))
     .map((a) => ({ t: (a.at - start) / ax.div, label: a.rule, severity: a.severity }));
   stackLabels(raised, ax.domain[1]!);
-  // States as bands: consecutive readings in one state make one bar.
-  const bands: { from: number; to: number; state: string }[] = [];
+  // States as bands: consecutive readings in one state and segment make one bar.
+  const bands: { from: number; to: number; state: string; segment: number }[] = [];
   for (const p of points) {
     const lastBand = bands.at(-1);
-    if (lastBand && lastBand.state === p.state) lastBand.to = p.t;
+    if (lastBand && lastBand.state === p.state && lastBand.segment === p.segment) lastBand.to = p.t;
     else {
-      if (lastBand) lastBand.to = p.t;
-      bands.push({ from: p.t, to: p.t, state: p.state });
+      if (lastBand && lastBand.segment === p.segment) lastBand.to = p.t;
+      bands.push({ from: p.t, to: p.t, state: p.state, segment: p.segment });
     }
   }
   const x = {
@@ -114,7 +121,7 @@ async function machineChart(record: RunRecord, machineId: string): Promise<Chart
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `${machineId} (${type}): ${field.label}`,
-      subtitle: `fault shaded; alarm limits dashed; alarms raised marked`,
+      subtitle: `fault shaded; alarm limits dashed; alarms raised marked; no line where no reading came`,
     },
     config: { font: 'sans-serif', view: { stroke: null } },
     vconcat: [
@@ -128,6 +135,7 @@ async function machineChart(record: RunRecord, machineId: string): Promise<Chart
             mark: { type: 'line', color: '#1f4e79', strokeWidth: 1.2 },
             encoding: {
               x,
+              detail: { field: 'segment', type: 'nominal' },
               y: { field: 'value', type: 'quantitative', title: field.label, scale: { zero: false } },
             },
           },

@@ -4,7 +4,7 @@
  * the simulated one record the same things (faults with their times, alarm events) and are
  * judged by the same code here, so a verdict means the same on either clock.
  */
-import type { FaultKind } from '../actors/commands.js';
+import type { FaultKind, InjectFault } from '../actors/commands.js';
 import type { AlarmEvent } from '../analytics/events.js';
 import type { Transition as AlarmTransition } from '../analytics/lifecycle.js';
 import { type Expectations, formatDuration, PRECISION_GRACE_MS } from './scenario.js';
@@ -80,6 +80,15 @@ export interface Verdict {
 }
 
 /** Raised, or active again while not yet acknowledged: an alarm the operator is told about. */
+/**
+ * How long a fault lasts by itself (a sensor fault's `durationS`), if it does: its record's
+ * clearedAt, when no `for` of the timeline clears it sooner.
+ */
+export function selfEndMs(inject: InjectFault): number | undefined {
+  const p = inject.params as { durationS?: number };
+  return p.durationS === undefined ? undefined : p.durationS * 1000;
+}
+
 export const isAnnunciation = (a: SeenAlarm) => a.transition === 'RAISED' || a.transition === 'REACTIVATED';
 
 const d = formatDuration;

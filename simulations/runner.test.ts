@@ -189,4 +189,29 @@ describe('a scenario on simulated time', { timeout: 120_000 }, () => {
     expect(svg).toContain('M-0001');
     expect(existsSync(join(report.dir, 'alarms.svg'))).toBe(true);
   });
+
+  it('a fault that ends by itself closes its window then, and the chart breaks its line over the silence', async () => {
+    const s = scenario(
+      [
+        'name: case',
+        'title: A silent conveyor',
+        'description: On simulated time.',
+        'fleet: { machines: 10 }',
+        'duration: 6m',
+        'seed: 12',
+        'clock: simulated',
+        'timeline:',
+        '  - { at: 2m, fault: sensor_dropout, machines: M-0008, params: { durationS: 60 } }',
+        'expect:',
+        '  alarms: { within: 1m, rules: [comms-loss] }',
+      ].join('\n'),
+    );
+    const record = await runSimulated(s, loadConfig({}), quiet);
+    const [f] = record.facts.faults;
+    expect(f!.clearedAt! - f!.injectedAt!).toBe(60_000);
+    expect(judge(s.expect, record.facts).every((v) => v.pass)).toBe(true);
+    const chart = (await renderCharts(record)).find((c) => c.file === 'machine-M-0008.svg')!;
+    // One line path before the silence and one after it, not one drawn across it.
+    expect(chart.svg.match(/stroke="#1f4e79"/g)).toHaveLength(2);
+  });
 });

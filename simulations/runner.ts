@@ -16,7 +16,14 @@ import type { Output } from '../infra/supervisor/output.js';
 import { components, probe } from '../infra/supervisor/stack.js';
 import { pipelineInflux } from '../pipeline/influx.js';
 import { pidOf, platformTarget, resolveTargets, signal } from './injectors.js';
-import { type FaultRecord, type PlatformRecord, type RunFacts, type SeenAlarm, seenAlarm } from './judge.js';
+import {
+  type FaultRecord,
+  type PlatformRecord,
+  type RunFacts,
+  type SeenAlarm,
+  seenAlarm,
+  selfEndMs,
+} from './judge.js';
 import { impair } from './network.js';
 import { type ExecutedStep, type RunRecord, type Sample, type Series, timelineText } from './record.js';
 import { formatDuration, type Scenario, type TimelineEntry } from './scenario.js';
@@ -163,6 +170,9 @@ export async function runWall(
         return;
       }
       rec.injectedAt = sentAt;
+      const selfEnd = selfEndMs(e.inject);
+      if (selfEnd !== undefined && (e.forMs === undefined || selfEnd < e.forMs))
+        rec.clearedAt = sentAt + selfEnd;
       if (e.forMs === undefined) return;
       await sleep(Math.max(0, startedAt + e.atMs + e.forMs - Date.now()));
       // A machine that tripped clears only once it has cooled: try until it takes or the run ends.
@@ -175,7 +185,7 @@ export async function runWall(
           { by: 'factory-sim', timeoutMs: 15_000 },
         ).catch((err: Error) => ({ ok: false as const, reason: err.message }));
         if (c.ok) {
-          rec.clearedAt = Date.now();
+          rec.clearedAt ??= Date.now();
           note(i, `${m.machineId}: ${e.inject.fault} cleared`, e.atMs + e.forMs);
           return;
         }

@@ -14,7 +14,7 @@ import { loadRuleBook } from '../analytics/rules.js';
 import type { Config } from '../common/config.js';
 import type { Output } from '../infra/supervisor/output.js';
 import { resolveTargets } from './injectors.js';
-import { type FaultRecord, type SeenAlarm, seenAlarm } from './judge.js';
+import { type FaultRecord, type SeenAlarm, seenAlarm, selfEndMs } from './judge.js';
 import type { ExecutedStep, RunRecord, Series } from './record.js';
 import { formatDuration, type Scenario, scenarioMachines, type TimelineEntry } from './scenario.js';
 
@@ -109,8 +109,11 @@ export async function runSimulated(scenario: Scenario, config: Config, out: Outp
         at: start + e.atMs,
         run: (now) => {
           const r = commandInPlace(m.context, e.inject, m.fleet.params);
+          const selfEnd = selfEndMs(e.inject);
           if (r.ok) rec.injectedAt = now;
-          else rec.problem = `INJECT_FAULT refused: ${r.reason}`;
+          if (r.ok && selfEnd !== undefined && (e.forMs === undefined || selfEnd < e.forMs))
+            rec.clearedAt = now + selfEnd;
+          if (!r.ok) rec.problem = `INJECT_FAULT refused: ${r.reason}`;
           note(
             i,
             now,
@@ -130,7 +133,7 @@ export async function runSimulated(scenario: Scenario, config: Config, out: Outp
               m.fleet.params,
             );
             if (!r.ok) return now + CLEAR_RETRY_MS;
-            rec.clearedAt = now;
+            rec.clearedAt ??= now;
             note(i, now, `${m.info.machineId}: ${e.inject.fault} cleared`, e.atMs + e.forMs!);
             return null;
           },

@@ -201,6 +201,22 @@ describe('alarm rules on crafted sequences', () => {
     ]);
   });
 
+  it('counters restored by a new owner after a failover gap are not a counter going backwards', () => {
+    // A worker died at seq 100 (count 200); its successor announced the gap 101-160 and went on
+    // from its last save (count 150), 10 s later.
+    const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
+    const before = Array.from({ length: 100 }, (_, i) => reading(i));
+    const after = Array.from({ length: 60 }, (_, k) =>
+      reading(170 + k, { seq: 161 + k, productionCount: 150 + 2 * k, goodCount: 150 + 2 * k }),
+    );
+    const events = run(before, m);
+    events.push(...m.skip(101, 160).events, ...run(after, m));
+    expect(events.filter((e) => e.rule === 'count-backwards')).toEqual([]);
+    // Once past the gap, going backwards is raised again.
+    const later = reading(230, { seq: 221, productionCount: 10, goodCount: 10 });
+    expect(run([later], m).map((e) => `${e.rule} ${e.transition}`)).toContain('count-backwards RAISED');
+  });
+
   it('silence: no reading for 15 s while others flow raises comms-loss; the next reading clears it', () => {
     const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
     const events = run(

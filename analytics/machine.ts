@@ -200,8 +200,13 @@ export class MachineAnalytics {
     const s = this.state;
     const ticket = s.ticket ?? null;
     const suppressed = t.state === 'MAINTENANCE' && ticket !== null && t.seq > ticket.afterSeq;
+    // Across a seq jump (a failover gap: a new owner restored the machine from its last save) a
+    // counter may go on from below the last reading seen. That is the restore, not the machine's
+    // counter being reset: counters are not compared across it.
+    const jumped = t.seq > s.lastSeq + 1;
     for (const rule of this.rules) {
       const rs = s.rules[rule.id]!;
+      if (jumped && rule.kind === 'counter') rs.prevValue = null;
       const ch =
         rule.kind === 'silence'
           ? debounce(rule, rs, false, t, { raw: false, value: null, limit: rule.afterS })

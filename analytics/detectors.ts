@@ -224,8 +224,12 @@ export function silent(
   lastHeardAt: number,
   now: number,
   lastSeq: number,
+  graceFrom = 0,
 ): ConditionChange | null {
-  const quiet = now - lastHeardAt >= r.afterS * 1000;
+  // Silent for afterS since both its last reading and the end of any outage of the whole
+  // pipeline: after an outage each machine gets the full delay to be heard again. The value
+  // reported is still the whole silence.
+  const quiet = now - Math.max(lastHeardAt, graceFrom) >= r.afterS * 1000;
   return debounce(
     r,
     s,

@@ -232,6 +232,24 @@ describe('alarm rules on crafted sequences', () => {
     expect(comms.map((e) => e.transition)).toEqual(['RAISED', 'CLEARED']);
     expect(comms[0]!.ts).toBe(lastHeard + 15_000);
   });
+
+  it('after an outage of the whole pipeline a machine gets the full silence delay from when readings flow again', () => {
+    const m = new MachineAnalytics(newMachineState(info), rules, opts, T0);
+    const events = run(
+      Array.from({ length: 10 }, (_, i) => reading(i)),
+      m,
+    );
+    const lastHeard = m.lastHeardAt;
+    // Nothing reaches the processor for 20 s (the broker is down) ...
+    for (let s = 1; s <= 20; s++) events.push(...m.tick(lastHeard + s * 1000, false).events);
+    // ... then other machines' readings flow again from 21 s: this one is silent only from 36 s.
+    const resumed = lastHeard + 21_000;
+    for (let s = 21; s <= 40; s++) events.push(...m.tick(lastHeard + s * 1000, true, resumed).events);
+    const comms = events.filter((e) => e.rule === 'comms-loss');
+    expect(comms.map((e) => [e.transition, e.ts - lastHeard])).toEqual([['RAISED', 36_000]]);
+    // The value is the whole silence.
+    expect(comms[0]!.value).toBe(36);
+  });
 });
 
 describe('ordering', () => {

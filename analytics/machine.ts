@@ -140,8 +140,12 @@ export class MachineAnalytics {
     return out;
   }
 
-  /** On the processor's clock: given-up gaps, silence, shelving that ran out. */
-  tick(now: number, flowing: boolean): Output {
+  /**
+   * On the processor's clock: given-up gaps, silence, shelving that ran out. `flowingSince`: when
+   * readings began to reach the processor again after it received none at all (a broker or
+   * Kafka outage): every machine gets the silence delay from then to be heard again.
+   */
+  tick(now: number, flowing: boolean, flowingSince = 0): Output {
     const out = empty();
     for (const r of expire(this.state.reorder, now, this.opts.maxHoldMs, this.stats)) this.apply(r, out);
     for (const rule of this.rules) {
@@ -150,7 +154,7 @@ export class MachineAnalytics {
       if (expired) this.emit(rule, expired, out);
       if (rule.kind !== 'silence' || !flowing) continue;
       // Named by the time it began: two silences can fall between the same two readings.
-      const ch = silent(rule, this.state.rules[rule.id]!, this.lastHeardAt, now, now);
+      const ch = silent(rule, this.state.rules[rule.id]!, this.lastHeardAt, now, now, flowingSince);
       if (ch) this.condition(rule, ch, out);
     }
     if (out.events.length || out.closed.length) this.dirty = true;

@@ -125,6 +125,8 @@ export class Processor {
   private closedKpi: IPoint[] = [];
   private readonly kpiDirty = new Set<Entry>();
   private lastReadingAt = 0;
+  /** When readings began to arrive again after a time with none (an outage upstream, or the start). */
+  private flowingSince = 0;
   private queue: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
   private running = false;
@@ -351,7 +353,11 @@ export class Processor {
         readings.map((t) => t.machineId),
         new Map(readings.map((t) => [t.machineId, t])),
       );
-      if (readings.length) this.lastReadingAt = now;
+      if (readings.length) {
+        // Readings again after none at all: the pipeline was down, not each machine.
+        if (now - this.lastReadingAt >= FLOWING_MS) this.flowingSince = now;
+        this.lastReadingAt = now;
+      }
       for (const t of readings) {
         const e = this.machines.get(t.machineId);
         if (!e) continue;
@@ -441,7 +447,7 @@ export class Processor {
       const r = this.registered.get(e.m.id);
       // Retired or unknown machines are not expected to speak.
       const expected = flowing && r !== undefined && r.retiredAt === null;
-      this.collect(e, e.m.tick(now, expected));
+      this.collect(e, e.m.tick(now, expected, this.flowingSince));
     }
     for (const f of this.floods.values()) for (const c of floodTick(f.state, now)) this.floodEvent(f, c);
     let open = 0;

@@ -126,7 +126,7 @@ function baseline(r: RuleOf<'baseline'>, s: RuleState, t: TelemetryV1): Verdict 
   if (young || (!raw && !s.active && Math.abs(v - s.mean) <= 3 * sd)) {
     // 1/n while young, so the mean settles quickly; then time-based forgetting.
     const dt = s.prevTs === null ? 1000 : Math.min(Math.max(t.ts - s.prevTs, 0), MAX_COMPARE_MS);
-    const alpha = !young ? 1 - 2 ** (-dt / (r.halfLifeS * 1000)) : 1 / (s.n + 1);
+    const alpha = young ? 1 / (s.n + 1) : 1 - 2 ** (-dt / (r.halfLifeS * 1000));
     const diff = v - s.mean;
     const inc = alpha * diff;
     s.mean += inc;

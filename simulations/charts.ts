@@ -239,7 +239,6 @@ async function alarmTimeline(record: RunRecord): Promise<Chart | undefined> {
     }
   }
   if (bars.length === 0) return undefined;
-  const values = bars;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
@@ -249,7 +248,7 @@ async function alarmTimeline(record: RunRecord): Promise<Chart | undefined> {
     config: { font: 'sans-serif' },
     width: WIDTH,
     height: { step: 18 },
-    data: { values },
+    data: { values: bars },
     mark: { type: 'bar', cornerRadius: 2 },
     encoding: {
       y: {

@@ -4,10 +4,12 @@
  * the simulated one record the same things (faults with their times, alarm events) and are
  * judged by the same code here, so a verdict means the same on either clock.
  */
-import type { FaultKind, InjectFault } from '../actors/commands.js';
+import type { FaultKind } from '../actors/commands.js';
 import type { AlarmEvent } from '../analytics/events.js';
 import type { Transition as AlarmTransition } from '../analytics/lifecycle.js';
-import { type Expectations, formatDuration, PRECISION_GRACE_MS } from './scenario.js';
+import { type Expectations, formatDuration, PRECISION_GRACE_MS, type TimelineEntry } from './scenario.js';
+
+type FaultEntry = Extract<TimelineEntry, { kind: 'fault' }>;
 
 /** One machine fault as it happened to one machine. Times are epoch ms on the run's clock. */
 export interface FaultRecord {
@@ -79,16 +81,17 @@ export interface Verdict {
   value?: number | null;
 }
 
-/** Raised, or active again while not yet acknowledged: an alarm the operator is told about. */
 /**
- * How long a fault lasts by itself (a sensor fault's `durationS`), if it does: its record's
- * clearedAt, when no `for` of the timeline clears it sooner.
+ * When a fault injected at `injectedAt` ends by itself (a sensor fault's `durationS`), if it does
+ * before the timeline's `for` would clear it: its record's clearedAt from the start.
  */
-export function selfEndMs(inject: InjectFault): number | undefined {
-  const p = inject.params as { durationS?: number };
-  return p.durationS === undefined ? undefined : p.durationS * 1000;
+export function selfClearedAt(e: FaultEntry, injectedAt: number): number | null {
+  const { durationS } = e.inject.params as { durationS?: number };
+  if (durationS === undefined || (e.forMs !== undefined && e.forMs <= durationS * 1000)) return null;
+  return injectedAt + durationS * 1000;
 }
 
+/** Raised, or active again while not yet acknowledged: an alarm the operator is told about. */
 export const isAnnunciation = (a: SeenAlarm) => a.transition === 'RAISED' || a.transition === 'REACTIVATED';
 
 const d = formatDuration;

@@ -22,7 +22,7 @@ import {
   type RunFacts,
   type SeenAlarm,
   seenAlarm,
-  selfEndMs,
+  selfClearedAt,
 } from './judge.js';
 import { impair } from './network.js';
 import { type ExecutedStep, type RunRecord, type Sample, type Series, timelineText } from './record.js';
@@ -170,9 +170,7 @@ export async function runWall(
         return;
       }
       rec.injectedAt = sentAt;
-      const selfEnd = selfEndMs(e.inject);
-      if (selfEnd !== undefined && (e.forMs === undefined || selfEnd < e.forMs))
-        rec.clearedAt = sentAt + selfEnd;
+      rec.clearedAt = selfClearedAt(e, sentAt);
       if (e.forMs === undefined) return;
       await sleep(Math.max(0, startedAt + e.atMs + e.forMs - Date.now()));
       // A machine that tripped clears only once it has cooled: try until it takes or the run ends.

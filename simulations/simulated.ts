@@ -14,7 +14,7 @@ import { loadRuleBook } from '../analytics/rules.js';
 import type { Config } from '../common/config.js';
 import type { Output } from '../infra/supervisor/output.js';
 import { resolveTargets } from './injectors.js';
-import { type FaultRecord, type SeenAlarm, seenAlarm, selfEndMs } from './judge.js';
+import { type FaultRecord, type SeenAlarm, seenAlarm, selfClearedAt } from './judge.js';
 import type { ExecutedStep, RunRecord, Series } from './record.js';
 import { formatDuration, type Scenario, scenarioMachines, type TimelineEntry } from './scenario.js';
 
@@ -109,11 +109,10 @@ export async function runSimulated(scenario: Scenario, config: Config, out: Outp
         at: start + e.atMs,
         run: (now) => {
           const r = commandInPlace(m.context, e.inject, m.fleet.params);
-          const selfEnd = selfEndMs(e.inject);
-          if (r.ok) rec.injectedAt = now;
-          if (r.ok && selfEnd !== undefined && (e.forMs === undefined || selfEnd < e.forMs))
-            rec.clearedAt = now + selfEnd;
-          if (!r.ok) rec.problem = `INJECT_FAULT refused: ${r.reason}`;
+          if (r.ok) {
+            rec.injectedAt = now;
+            rec.clearedAt = selfClearedAt(e, now);
+          } else rec.problem = `INJECT_FAULT refused: ${r.reason}`;
           note(
             i,
             now,

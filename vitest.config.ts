@@ -17,7 +17,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{actors,analytics,common,firmware,infra,pipeline,simulations,workers,workflows}/**/*.test.ts',
+            '{actors,analytics,common,firmware,infra,pipeline,simulations,workers,workflows,web}/**/*.test.ts',
           ],
           exclude: [...configDefaults.exclude, 'workflows/**/*.workflow.test.ts'],
         },

@@ -7,7 +7,7 @@
  *   for `factory alarm list` and the web view (the processor alone writes it).
  */
 import type { KV, NatsConnection } from 'nats';
-import { type KvValue, readKv } from '../common/kv.js';
+import { followKv, type KvValue, readKv } from '../common/kv.js';
 import { type AlarmEvent, alarmEventSchema } from './events.js';
 import type { FloodState } from './flood.js';
 import type { MachineState } from './machine.js';
@@ -87,5 +87,10 @@ export class AnalyticsStore {
 
   openAlarms(): Promise<Map<string, KvValue<AlarmEvent>>> {
     return readKv(this.open_, '>', parseOpen);
+  }
+
+  /** Follows the open alarms: every one now, then each change (undefined: back to normal). */
+  followOpenAlarms(onAlarm: (alarmId: string, e: AlarmEvent | undefined) => void) {
+    return followKv(this.open_, '>', parseOpen, (k, e) => onAlarm(k, e?.value));
   }
 }

@@ -97,6 +97,16 @@ const envSchema = z.object({
   FACTORY_TOXIPROXY_ADDR: address('127.0.0.1:8474'),
   /** Link i's proxy listens on base+i, the Kafka listener behind it on base+20+i (common/links.ts). */
   FACTORY_PROXY_PORT_BASE: positiveInt.min(1024).max(65000).default(18500),
+  /**
+   * A Grafana 10+ binary (`grafana`) for `factory up` to start with the dashboards provisioned.
+   * None is installed by the platform (none reaches this machine's registries): unset and no
+   * `grafana` on PATH, no Grafana.
+   */
+  FACTORY_GRAFANA_BIN: z.string().min(1).optional(),
+  /** Grafana's home (its conf/ and public/); default: the directory above the binary's bin/. */
+  FACTORY_GRAFANA_HOME: z.string().min(1).optional(),
+  /** Grafana's web address; 3000, Grafana's own default, is the platform's web view. */
+  FACTORY_GRAFANA_ADDR: address('127.0.0.1:3001'),
   FACTORY_STOP_TIMEOUT_MS: positiveInt.default(20_000),
   FACTORY_START_TIMEOUT_MS: positiveInt.default(180_000),
   /** Secrets: when set they override what `factory up` generated into credentials.json. */
@@ -143,6 +153,8 @@ export interface Config {
   };
   /** Toxiproxy on each process→server link (FACTORY_LINK_PROXIES); the links are in common/links.ts. */
   linkProxies: { enabled: boolean; api: Address; portBase: number };
+  /** A Grafana binary named by FACTORY_GRAFANA_BIN, its home and address (started only when named or on PATH). */
+  grafana: { bin: string | undefined; home: string | undefined; addr: Address };
   stopTimeoutMs: number;
   startTimeoutMs: number;
   mqttOverride: { username: string; password: string } | undefined;
@@ -199,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       api: e.FACTORY_TOXIPROXY_ADDR,
       portBase: e.FACTORY_PROXY_PORT_BASE,
     },
+    grafana: { bin: e.FACTORY_GRAFANA_BIN, home: e.FACTORY_GRAFANA_HOME, addr: e.FACTORY_GRAFANA_ADDR },
     stopTimeoutMs: e.FACTORY_STOP_TIMEOUT_MS,
     startTimeoutMs: e.FACTORY_START_TIMEOUT_MS,
     mqttOverride:
@@ -230,6 +243,7 @@ export const addressVariable = {
   temporalUi: 'FACTORY_TEMPORAL_UI_ADDR',
   http: 'FACTORY_HTTP_ADDR',
   toxiproxy: 'FACTORY_TOXIPROXY_ADDR',
+  grafana: 'FACTORY_GRAFANA_ADDR',
   /** The link proxies' listen addresses and the Kafka listeners behind them. */
   linkProxies: 'FACTORY_PROXY_PORT_BASE',
 } as const;

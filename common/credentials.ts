@@ -10,12 +10,15 @@ export type Account = z.infer<typeof account>;
 /**
  * `<data dir>/credentials.json`. `mqtt` is the operator account of the contract (may
  * subscribe to everything); the bridge reads telemetry; each line's gateways share one
- * account that may publish only under `factory/{site}/{line}/#`.
+ * account that may publish only under `factory/{site}/{line}/#`. `api.token` authorises the
+ * HTTP API's state-changing requests.
  */
 const credentialsSchema = z.object({
   mqtt: account,
   mqttBridge: account,
   mqttGateways: z.record(z.string(), account),
+  /** The HTTP API's bearer token for state-changing requests (absent in files of older versions). */
+  api: z.object({ token: z.string().min(16) }).optional(),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
@@ -44,6 +47,10 @@ export function ensureCredentials(
     mqttGateways: {},
   };
   let changed = !current;
+  if (!next.api) {
+    next.api = { token: randomBytes(24).toString('base64url') };
+    changed = true;
+  }
   for (const l of lines) {
     const key = lineKey(l);
     if (!next.mqttGateways[key]) {
@@ -83,4 +90,11 @@ export function readCredentials(config: Config): Credentials {
 /** The operator account, with FACTORY_MQTT_USERNAME/PASSWORD taking precedence. */
 export function operatorMqtt(config: Config): Account {
   return config.mqttOverride ?? readCredentials(config).mqtt;
+}
+
+/** The HTTP API's bearer token. */
+export function apiToken(config: Config): string {
+  const token = readCredentials(config).api?.token;
+  if (!token) throw new CredentialsError('No API token yet: run "factory up" once to generate it.');
+  return token;
 }

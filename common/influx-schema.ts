@@ -9,6 +9,8 @@ export const MEASUREMENTS = {
   kpi: 'kpi',
   alarms: 'alarms',
   tickets: 'tickets',
+  /** Each pipeline process's counters every 10 s (the keeper records them): the pipeline-health dashboard. */
+  pipeline: 'pipeline',
 } as const;
 
 /** The continuous query that fills the 1-minute roll-up from raw telemetry. */

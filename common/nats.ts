@@ -18,3 +18,12 @@ export const connectNats = (
       ? { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true }
       : { maxReconnectAttempts: 0 }),
   });
+
+/** A message body as JSON, or undefined when it is not JSON (never thrown: input from outside). */
+export function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}

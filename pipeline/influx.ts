@@ -57,6 +57,17 @@ export function pipelineInflux(config: Config): InfluxDB {
         },
       },
       {
+        measurement: MEASUREMENTS.pipeline,
+        tags: ['component', 'role'],
+        fields: {
+          received: FieldType.INTEGER,
+          forwarded: FieldType.INTEGER,
+          written: FieldType.INTEGER,
+          dead_lettered: FieldType.INTEGER,
+          lag: FieldType.INTEGER,
+        },
+      },
+      {
         measurement: EVENTS_MEASUREMENT,
         tags: ['site', 'line', 'machine', 'type'],
         fields: { epoch: FieldType.INTEGER, skipped_from: FieldType.INTEGER, skipped_to: FieldType.INTEGER },

@@ -15,6 +15,7 @@ import {
   heartbeatSchema,
   subjects,
 } from '../common/machine-commands.js';
+import { safeJson } from '../common/nats.js';
 import { toRanges } from '../common/ranges.js';
 import type { FleetRegistry } from '../common/registry.js';
 import type { Metrics } from '../common/runtime.js';
@@ -331,13 +332,5 @@ export class Region {
     for (const [k, v] of Object.entries(this.host.counters)) metrics.inc(k, v - metrics.get(k));
     if (this.opts.nc.isClosed()) return;
     this.opts.nc.publish(subjects.heartbeat, JSON.stringify(hb));
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
   }
 }

@@ -6,6 +6,7 @@ import { parseDuration } from '../../common/duration.js';
 import { ticketWorkflowId } from '../../workflows/definitions.js';
 import { InstallError } from '../install/exec.js';
 import { openAlarmsLink } from '../servers/temporal.js';
+import { webLink } from '../servers/web.js';
 import { consoleOutput } from '../supervisor/output.js';
 import { down, renderStatus, StackError, scale, status, up } from '../supervisor/stack.js';
 import { listAlarms, renderAlarms, sendAlarmCommand } from './alarm.js';
@@ -92,9 +93,24 @@ const commands: Record<string, Command> = {
       out.line('');
       out.line(renderStatus(config, rows));
       out.line('');
+      out.line(`The live view: ${webLink(config)}`);
+      out.line(`To act from the page (acknowledge, shelve, inject), open once: ${webLink(config, true)}`);
       out.line(`Open alarms in the Temporal UI: ${openAlarmsLink(config)}`);
       out.line('Stop with: factory down');
       return rows.every((r) => r.healthy) ? 0 : 1;
+    },
+  },
+  web: {
+    summary: "print the live view's address, and the link that lets the page act (it carries the API token)",
+    usage: 'web',
+    options: {},
+    async run(config) {
+      out.line(`The live view: ${webLink(config)}`);
+      out.line(`To act from the page (acknowledge, shelve, inject), open once: ${webLink(config, true)}`);
+      out.line(
+        `Scripts send the token as "Authorization: Bearer <token>"; the API is described at ${webLink(config)}api/openapi.json`,
+      );
+      return 0;
     },
   },
   down: {

@@ -1,6 +1,7 @@
 /**
  * The keeper process: `node --import tsx infra/supervisor/keeper-main.ts --data-dir .data`.
- * Started last by `factory up`, stopped first by `factory down`.
+ * Started last by `factory up`, stopped first by `factory down`. It also records the pipeline's
+ * counters into InfluxDB every 10 s (pipeline-recorder.ts).
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../../common/config.js';
@@ -8,6 +9,7 @@ import { CredentialsError } from '../../common/credentials.js';
 import { jsonLogger } from '../../common/log.js';
 import { onShutdown, runProcess } from '../../common/runtime.js';
 import { Keeper } from './keeper.js';
+import { PipelineRecorder } from './pipeline-recorder.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' } }, strict: true });
@@ -27,8 +29,14 @@ async function main(argv: string[]): Promise<number> {
     resetAfterMs: 10_000,
   });
   keeper.start();
+  // The pipeline's counters into InfluxDB `pipeline`, for the pipeline-health dashboard.
+  const recorder = new PipelineRecorder(config, log);
+  recorder.start(10_000);
   log.info('keeper started', { dataDir: config.dataDir });
-  return onShutdown(log, config.stopTimeoutMs, () => keeper.stop());
+  return onShutdown(log, config.stopTimeoutMs, async () => {
+    await recorder.stop();
+    await keeper.stop();
+  });
 }
 
 runProcess(

@@ -28,6 +28,7 @@ import {
   NotCuredByRestart,
   withTimeout,
 } from '../servers/component.js';
+import { grafana, grafanaBinary } from '../servers/grafana.js';
 import { influxdb } from '../servers/influxdb.js';
 import { kafka } from '../servers/kafka.js';
 import { keeper } from '../servers/keeper.js';
@@ -36,6 +37,7 @@ import { nats } from '../servers/nats.js';
 import { pipelineProcess } from '../servers/pipeline.js';
 import { temporal } from '../servers/temporal.js';
 import { toxiproxy } from '../servers/toxiproxy.js';
+import { web } from '../servers/web.js';
 import { worker } from '../servers/worker.js';
 import { workflows } from '../servers/workflows.js';
 import { type Output, seconds, table } from './output.js';
@@ -118,7 +120,15 @@ export function supervised(config: Config, plan: StackPlan = readPlan(config)): 
     ],
     Array.from({ length: bridges }, (_, i) => pipelineProcess(ctx, 'bridge', i + 1)),
     Array.from({ length: workerCount(config, plan) }, (_, i) => worker(ctx, i + 1)),
+    [web(ctx)],
+    // Last, so that a Grafana in trouble never holds back healing the pipeline; only when named.
+    ...grafanaTier(ctx),
   ];
+}
+
+function grafanaTier(ctx: ComponentContext): Component[][] {
+  const bin = grafanaBinary(ctx.config);
+  return bin ? [[grafana(ctx, bin)]] : [];
 }
 
 export const components = (config: Config, plan?: StackPlan): Component[] => tiers(config, plan).flat();

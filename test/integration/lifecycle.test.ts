@@ -63,6 +63,7 @@ describe('factory up / status / down', () => {
       'mosquitto',
       'nats',
       'temporal',
+      'web',
       'worker-1',
       'worker-2',
       'workflows-1',

@@ -20,6 +20,7 @@ export const testEnv: Record<string, string> = {
   FACTORY_TEMPORAL_UI_ADDR: '127.0.0.1:28233',
   FACTORY_HTTP_ADDR: '127.0.0.1:23000',
   FACTORY_METRICS_PORT_BASE: '29400',
+  FACTORY_GRAFANA_ADDR: '127.0.0.1:23001',
   // Ladders in seconds, tickets only for the workflow test's machine (see the file).
   FACTORY_ESCALATION: 'test/integration/fixtures/escalation.yaml',
 };

@@ -48,43 +48,57 @@ export async function followKv<T>(
   onEntry: (key: string, entry: KvValue<T> | undefined) => void,
 ): Promise<{ initialized: Promise<void>; stop: () => void }> {
   let highest = 0;
-  let advanced = () => {};
+  let stopped = false;
+  /** Why the watch ended, once it has (stopped, or the connection closed under it). */
+  let ended: Error | undefined;
+  let wake = () => {};
   const first = await lastSeqOf(kv, key);
   const iter = await kv.watch({ key });
-  let stopped = false;
   void (async () => {
-    for await (const e of iter) {
-      highest = Math.max(highest, e.revision);
-      onEntry(e.key, decode(e, parse));
-      advanced();
+    try {
+      for await (const e of iter) {
+        highest = Math.max(highest, e.revision);
+        onEntry(e.key, decode(e, parse));
+        wake();
+      }
+      ended = new Error(`the watch of ${key} ended`);
+    } catch (err) {
+      ended = err instanceof Error ? err : new Error(String(err));
     }
+    wake();
   })();
-  // Waits until the watch has passed `target`; a target removed without a successor (a purge,
-  // an expiry) is lowered to the newest sequence there still is, checked every second.
+  // Waits until the watch has passed `target`. With no progress for a second it looks again: a
+  // target removed without a successor (a purge, an expiry) is lowered to the newest sequence
+  // there still is; a failed look (NATS reconnecting) keeps waiting, the watch resumes by itself.
   const reach = async (target: number): Promise<void> => {
-    while (highest < target && !stopped) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1_000);
-        advanced = () => {
-          if (highest >= target) {
-            clearTimeout(timer);
-            resolve();
-          }
+    while (highest < target) {
+      if (ended) throw new Error(`Reading ${key} stopped before it caught up: ${ended.message}`);
+      const idle = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), 1_000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve(false);
         };
       });
-      advanced = () => {};
-      if (highest < target) target = Math.min(target, await lastSeqOf(kv, key));
+      wake = () => {};
+      if (idle && highest < target && !ended)
+        target = Math.min(target, await lastSeqOf(kv, key).catch(() => target));
     }
   };
   const initialized = (async () => {
     await reach(first);
     await reach(await lastSeqOf(kv, key));
   })();
+  // Whoever awaits it sees a failure; one nobody awaits (a follow stopped early) is no crash.
+  initialized.catch(() => {});
   return {
     initialized,
     stop: () => {
+      if (stopped) return;
       stopped = true;
+      ended ??= new Error('stopped');
       iter.stop();
+      wake();
     },
   };
 }
@@ -110,8 +124,11 @@ export async function readKv<T>(
     if (e) out.set(k, e);
     else out.delete(k);
   });
-  await f.initialized;
-  f.stop();
+  try {
+    await f.initialized;
+  } finally {
+    f.stop();
+  }
   return out;
 }
 

@@ -41,7 +41,7 @@ export function commandOf(type: string, params: Record<string, string>): Record<
       `Unknown command "${type}"; expected one of ${COMMAND_TYPES.filter((t) => t !== 'INJECT_FAULT').join(', ')}.`,
     );
   }
-  return { type: upper, ...params };
+  return { ...params, type: upper };
 }
 
 export function faultOf(fault: string, params: Record<string, string>): Record<string, unknown> {

@@ -167,7 +167,15 @@ describe('the HTTP API', () => {
     expect(machines.length).toBeGreaterThanOrEqual(10);
     expect(machines.find((m) => m.machineId === 'M-0001')).toMatchObject({ site: 'plant-1', line: 'line-1' });
     expect(machines.filter((m) => m.state === 'UNKNOWN' && m.type !== 'external')).toEqual([]);
-    const detail = await get('/api/machines/M-0001', machineDetailSchema);
+    // The owner answers the live part within 2 s, or it is null: asked again if a busy one is late.
+    let detail = await get('/api/machines/M-0001', machineDetailSchema);
+    expect(
+      await waitFor(
+        async () => (detail = await get('/api/machines/M-0001', machineDetailSchema)).live !== null,
+        20_000,
+        1_000,
+      ),
+    ).toBe(true);
     expect(detail.live?.seq).toBeGreaterThan(0);
     expect(detail.limits.map((l) => l.field)).toContain('temperatureC');
     const series = await get('/api/machines/M-0001/series?minutes=30', seriesResponseSchema);
@@ -178,11 +186,20 @@ describe('the HTTP API', () => {
     expect(kpis.lines.map((l) => l.line)).toEqual(expect.arrayContaining(['line-1', 'line-2']));
     const workers = await get('/api/workers', workersResponseSchema);
     expect(new Set(workers.workers.flatMap((w) => w.shards)).size).toBe(workers.shards);
-    const pipeline = await get('/api/pipeline', pipelineResponseSchema);
+    let pipeline = await get('/api/pipeline', pipelineResponseSchema);
     expect(pipeline.components.map((c) => c.role)).toEqual(
       expect.arrayContaining(['bridge', 'writer', 'analytics']),
     );
-    expect(pipeline.components.every((c) => c.ok)).toBe(true);
+    // Healthy at some moment (a process restarted by an earlier file settles within seconds).
+    expect(
+      await waitFor(
+        async () =>
+          (pipeline = await get('/api/pipeline', pipelineResponseSchema)).components.every((c) => c.ok),
+        30_000,
+        2_500,
+      ),
+      JSON.stringify(pipeline.components.filter((c) => !c.ok)),
+    ).toBe(true);
     await get('/api/tickets?all=true', ticketsResponseSchema);
     const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as {
       openapi: string;
@@ -212,7 +229,18 @@ describe('the HTTP API', () => {
     expect(fault.status).toBe(400);
     expect(((await fault.json()) as { error: string }).error).toMatch(/Unknown fault "melt"/);
     // None of these reached the machine.
-    expect((await get(`/api/machines/${JAMMED}`, machineDetailSchema)).live?.faults).toEqual([]);
+    let faults: unknown[] | undefined;
+    expect(
+      await waitFor(
+        async () => {
+          faults = (await get(`/api/machines/${JAMMED}`, machineDetailSchema)).live?.faults;
+          return faults !== undefined;
+        },
+        20_000,
+        1_000,
+      ),
+    ).toBe(true);
+    expect(faults).toEqual([]);
   });
 });
 
@@ -229,9 +257,24 @@ describe('the live view', () => {
   }, 60_000);
 
   it('draws every machine in its state colour and follows a change of state', async () => {
+    // Each cell in the colour of the state the API reports (asked again: a machine may change).
     const { machines } = await get('/api/machines', machinesResponseSchema);
-    for (const m of machines.filter((x) => x.state in COLOURS).slice(0, 10))
-      await shows(page, m.machineId, m.state as keyof typeof COLOURS, 10_000);
+    for (const { machineId } of machines.filter((m) => m.state in COLOURS).slice(0, 10)) {
+      let last: number[] | null = null;
+      let state = '';
+      const ok = await waitFor(
+        async () => {
+          state = (await get('/api/machines', machinesResponseSchema)).machines.find(
+            (m) => m.machineId === machineId,
+          )!.state;
+          last = await cellColour(page, machineId);
+          return state in COLOURS && near(last, COLOURS[state as keyof typeof COLOURS]);
+        },
+        10_000,
+        200,
+      );
+      expect(ok, `${machineId} drawn as ${state}; last colour ${JSON.stringify(last)}`).toBe(true);
+    }
     expect(
       await waitFor(async () => (await cli(['command', STEPPED, 'STOP'])).code === 0, 60_000, 1_000),
     ).toBe(true);
@@ -244,7 +287,11 @@ describe('the live view', () => {
     const injectedAt = Date.now();
     expect(
       await waitFor(
-        async () => (await post(`/api/machines/${JAMMED}/inject`, { fault: 'jam' })).ok,
+        async () => {
+          const res = await post(`/api/machines/${JAMMED}/inject`, { fault: 'jam' });
+          // Applied by the owner, not merely accepted by the API.
+          return res.ok && ((await res.json()) as { ok: boolean }).ok;
+        },
         30_000,
         1_000,
       ),
@@ -371,11 +418,13 @@ describe('the live view at 10,000 machines', () => {
     const PROBES = 500;
     for (let i = 0; i < N; i++) publishState(i, states[i % 3]!);
     await nc.flush();
-    await waitFor(
-      async () => near(await cellColour(page, ids[N - 1]!), COLOURS[states[(N - 1) % 3]!]),
-      10_000,
-      100,
-    );
+    expect(
+      await waitFor(
+        async () => near(await cellColour(page, ids[N - 1]!), COLOURS[states[(N - 1) % 3]!]),
+        10_000,
+        100,
+      ),
+    ).toBe(true);
     const streamStart = await page.evaluate(() => performance.now());
     let streaming = true;
     const churn = (async () => {
@@ -390,9 +439,9 @@ describe('the live view at 10,000 machines', () => {
     })();
     const latencies: number[] = [];
     try {
-      for (let p = 0; p < 60; p++) {
+      for (let p = 0; p < 100; p++) {
         // A probe: a machine the churn leaves alone, turned FAULT, timed to the pixel.
-        const i = p * 7;
+        const i = p * 5;
         const seen = page.evaluate(
           ({ id, rgb }) =>
             new Promise<number>((resolve, reject) => {

@@ -26,7 +26,7 @@ export const machineSummarySchema = z
     owner: z.string().nullable(),
     shard: z.number().int().nullable(),
     ticketId: z.string().nullable(),
-    /** Epoch ms of the latest state report (a state event, or the owner's last save). */
+    /** Epoch ms when the state began (its state event); null when only the owner's last save is known. */
     since: z.number().nullable(),
   })
   .meta({ id: 'MachineSummary' });

@@ -116,7 +116,7 @@ function Facts({ machine: m, ticketUrl }: { machine: MachineSummary; ticketUrl: 
           m.ticketId
         )}
       </dd>
-      <dt>State since</dt>
+      <dt>In this state since</dt>
       <dd>{localTime(m.since)}</dd>
     </dl>
   );

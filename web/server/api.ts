@@ -65,7 +65,7 @@ const COMMAND_TIMEOUT_MS = 10_000;
 export function asHttp(err: unknown): unknown {
   if (!(err instanceof StackError)) return err;
   const m = err.message;
-  if (/^No machine |^No ticket |not found/i.test(m)) return new HttpError(404, m);
+  if (/^No machine |^No ticket |not found|was retired/i.test(m)) return new HttpError(404, m);
   if (/^Cannot reach |^No answer /.test(m)) return new HttpError(503, m);
   if (/already exists/.test(m)) return new HttpError(409, m);
   return new HttpError(400, m);
@@ -122,7 +122,14 @@ function kpiOf(row: Record<string, unknown> | undefined): Kpi {
 type Row = Record<string, unknown> & { time?: Date };
 
 async function rows(influx: InfluxDB, query: string): Promise<Row[]> {
-  return (await influx.query(query)) as unknown as Row[];
+  try {
+    return (await influx.query(query)) as unknown as Row[];
+  } catch (err) {
+    throw new HttpError(
+      503,
+      `InfluxDB did not answer (${(err as Error).message}); is it running ("factory status")?`,
+    );
+  }
 }
 
 export function apiRoutes(ctx: ApiContext): Route[] {
@@ -148,10 +155,10 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       summary: 'Whether the web server follows the fleet: state events or heartbeats arrive from NATS.',
       response: healthSchema,
       handle: async () => ({
-        ok: !ctx.nc.isClosed() && live.lastEventAt !== null && Date.now() - live.lastEventAt < 15_000,
+        ok: live.natsConnected && live.lastEventAt !== null && Date.now() - live.lastEventAt < 15_000,
         machines: live.size,
         lastEventAt: live.lastEventAt,
-        natsConnected: !ctx.nc.isClosed(),
+        natsConnected: live.natsConnected && !ctx.nc.isClosed(),
         sseClients: live.followers,
       }),
     }),

@@ -9,7 +9,6 @@
  */
 import type { NatsConnection, Subscription } from 'nats';
 import { z } from 'zod';
-import type { RegisteredMachine } from '../../actors/registry.js';
 import type { AlarmEvent } from '../../analytics/events.js';
 import { AnalyticsStore } from '../../analytics/store.js';
 import type { Logger } from '../../common/log.js';
@@ -17,15 +16,15 @@ import { heartbeatSchema, subjects } from '../../common/machine-commands.js';
 import { safeJson } from '../../common/nats.js';
 import type { FleetRegistry } from '../../common/registry.js';
 import { SnapshotStore } from '../../workers/snapshot-store.js';
-import {
-  type Alarm,
-  type LiveSnapshot,
-  MACHINE_STATES,
-  type MachineSummary,
-  type MachinesDelta,
-  type Worker,
-  type WorkersResponse,
+import type {
+  Alarm,
+  LiveSnapshot,
+  MachineSummary,
+  MachinesDelta,
+  Worker,
+  WorkersResponse,
 } from '../api/schemas.js';
+import { FleetPicture } from './picture.js';
 
 /** What the web server reads of an owner's state event. */
 const stateEventSchema = z.object({
@@ -33,12 +32,10 @@ const stateEventSchema = z.object({
   to: z.string(),
   ticketId: z.string().nullable().optional(),
   ts: z.number(),
+  seq: z.number().int().nonnegative(),
   owner: z.string(),
   shard: z.number().int(),
 });
-
-const asState = (s: unknown): MachineSummary['state'] =>
-  (MACHINE_STATES as readonly unknown[]).includes(s) ? (s as MachineSummary['state']) : 'UNKNOWN';
 
 /** One browser (or script) following the live events. */
 export interface LiveClient {
@@ -59,11 +56,9 @@ export interface LiveFleetOptions {
 }
 
 export class LiveFleet {
-  private readonly machines = new Map<string, MachineSummary>();
+  private readonly picture = new FleetPicture();
   private readonly alarms = new Map<string, Alarm>();
   private readonly workers = new Map<string, Worker>();
-  private readonly changed = new Set<string>();
-  private readonly removed = new Set<string>();
   private alarmsChanged = false;
   private workersChanged = false;
   private readonly clients = new Set<LiveClient>();
@@ -72,35 +67,42 @@ export class LiveFleet {
   private timer: NodeJS.Timeout | undefined;
   /** Epoch ms of the latest state event or heartbeat: "healthy" means these arrive. */
   lastEventAt: number | null = null;
+  /** False while the NATS connection is down and reconnecting. */
+  natsConnected = true;
   stateEvents = 0;
 
   constructor(private readonly o: LiveFleetOptions) {}
 
   async start(): Promise<void> {
     const { nc, registry } = this.o;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.natsConnected = false;
+        else if (s.type === 'reconnect') this.natsConnected = true;
+      }
+    })();
     // State events first, so none is missed between reading the snapshots and following.
     this.subs.push(
       nc.subscribe(subjects.state('*'), { callback: (_e, msg) => this.onState(safeJson(msg.data)) }),
       nc.subscribe(subjects.heartbeat, { callback: (_e, msg) => this.onHeartbeat(safeJson(msg.data)) }),
     );
-    const follow = await registry.follow((m) => this.onRegistered(m));
+    const follow = await registry.follow((m) => this.picture.register(m));
     this.stops.push(follow.stop);
     await follow.initialized;
-    for (const [id, e] of await (await SnapshotStore.open(nc)).all()) {
-      const m = this.machines.get(id);
-      const s = e.value;
-      // A state event newer than the save wins.
-      if (!m || (m.since ?? 0) > s.savedAt) continue;
-      m.state = asState(s.context.state);
-      m.owner = s.released ? null : s.owner;
-      m.shard = s.shard;
-      m.ticketId = typeof s.context.ticketId === 'string' ? s.context.ticketId : null;
-      m.since = s.savedAt;
-    }
+    for (const [id, { value: s }] of await (await SnapshotStore.open(nc)).all())
+      this.picture.report(id, {
+        state: String(s.context.state),
+        owner: s.released ? null : s.owner,
+        shard: s.shard,
+        ticketId: typeof s.context.ticketId === 'string' ? s.context.ticketId : null,
+        since: null,
+        seq: s.seq,
+      });
     const alarms = await (await AnalyticsStore.open(nc)).followOpenAlarms((id, e) => this.onAlarm(id, e));
     this.stops.push(alarms.stop);
     await alarms.initialized;
-    this.changed.clear();
+    // Followers start from a snapshot: what came in while starting is in it.
+    this.picture.takeChanges();
     this.timer = setInterval(() => this.flush(), this.o.batchMs ?? 250);
   }
 
@@ -111,15 +113,15 @@ export class LiveFleet {
   }
 
   get size(): number {
-    return this.machines.size;
+    return this.picture.size;
   }
 
   listMachines(): MachineSummary[] {
-    return [...this.machines.values()];
+    return this.picture.list();
   }
 
   machine(id: string): MachineSummary | undefined {
-    return this.machines.get(id);
+    return this.picture.get(id);
   }
 
   /** Open alarms, most severe then oldest first. */
@@ -163,43 +165,13 @@ export class LiveFleet {
     for (const c of this.clients) c.send(event, data);
   }
 
-  private onRegistered(m: RegisteredMachine): void {
-    if (m.retiredAt !== null) {
-      if (this.machines.delete(m.machineId)) {
-        this.removed.add(m.machineId);
-        this.changed.delete(m.machineId);
-      }
-      return;
-    }
-    const known = this.machines.get(m.machineId);
-    this.machines.set(m.machineId, {
-      machineId: m.machineId,
-      site: m.site,
-      line: m.line,
-      type: m.type,
-      state: known?.state ?? 'UNKNOWN',
-      owner: known?.owner ?? null,
-      shard: known?.shard ?? null,
-      ticketId: known?.ticketId ?? null,
-      since: known?.since ?? null,
-    });
-    this.removed.delete(m.machineId);
-    this.changed.add(m.machineId);
-  }
-
   private onState(raw: unknown): void {
     const e = stateEventSchema.safeParse(raw);
     if (!e.success) return;
     this.lastEventAt = Date.now();
     this.stateEvents++;
-    const m = this.machines.get(e.data.machineId);
-    if (!m) return;
-    m.state = asState(e.data.to);
-    m.owner = e.data.owner;
-    m.shard = e.data.shard;
-    m.ticketId = e.data.ticketId ?? null;
-    m.since = e.data.ts;
-    this.changed.add(m.machineId);
+    const { machineId, to, owner, shard, ticketId, ts, seq } = e.data;
+    this.picture.report(machineId, { state: to, owner, shard, ticketId: ticketId ?? null, since: ts, seq });
   }
 
   private onHeartbeat(raw: unknown): void {
@@ -230,14 +202,9 @@ export class LiveFleet {
     const now = Date.now();
     // Workers that stopped heartbeating leave the map even when nothing else changes.
     const workers = this.listWorkers(now);
-    if (this.changed.size || this.removed.size) {
-      const delta: MachinesDelta = {
-        machines: [...this.changed].flatMap((id) => this.machines.get(id) ?? []),
-        removed: [...this.removed],
-        at: now,
-      };
-      this.changed.clear();
-      this.removed.clear();
+    const { machines, removed } = this.picture.takeChanges();
+    if (machines.length || removed.length) {
+      const delta: MachinesDelta = { machines, removed, at: now };
       this.broadcast('machines', delta);
     }
     if (this.alarmsChanged) {

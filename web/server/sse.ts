@@ -20,21 +20,23 @@ export function openEventStream(live: LiveFleet, req: IncomingMessage, res: Serv
   // Reconnect after 2 s when the stream drops (the browser's EventSource does it by itself).
   res.write('retry: 2000\n\n');
   let closed = false;
-  const close = () => {
+  const close = (drop = false) => {
     if (closed) return;
     closed = true;
     clearInterval(keepalive);
     unfollow();
-    res.end();
+    // A reader too slow to take its queue would hold it as long as its socket lives.
+    if (drop) res.destroy();
+    else res.end();
   };
   const unfollow = live.follow({
     send(event, data) {
       if (closed) return;
-      if (res.writableLength > MAX_BUFFERED) return close();
+      if (res.writableLength > MAX_BUFFERED) return close(true);
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
   });
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-  req.on('close', close);
-  res.on('error', close);
+  req.on('close', () => close());
+  res.on('error', () => close(true));
 }

@@ -171,7 +171,10 @@ describe('the HTTP API', () => {
     let detail = await get('/api/machines/M-0001', machineDetailSchema);
     expect(
       await waitFor(
-        async () => (detail = await get('/api/machines/M-0001', machineDetailSchema)).live !== null,
+        async () => {
+          detail = await get('/api/machines/M-0001', machineDetailSchema);
+          return detail.live !== null;
+        },
         20_000,
         1_000,
       ),
@@ -193,8 +196,10 @@ describe('the HTTP API', () => {
     // Healthy at some moment (a process restarted by an earlier file settles within seconds).
     expect(
       await waitFor(
-        async () =>
-          (pipeline = await get('/api/pipeline', pipelineResponseSchema)).components.every((c) => c.ok),
+        async () => {
+          pipeline = await get('/api/pipeline', pipelineResponseSchema);
+          return pipeline.components.every((c) => c.ok);
+        },
         30_000,
         2_500,
       ),

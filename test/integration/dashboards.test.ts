@@ -48,6 +48,20 @@ async function alarmOf(rule: string, transition: string, timeoutMs: number): Pro
   return id;
 }
 
+/** START until the machine runs (the chain may start a reset machine before START does). */
+async function running(): Promise<void> {
+  expect(
+    await waitFor(
+      async () => {
+        const r = await cli(['command', MACHINE, 'START']);
+        return r.code === 0 || r.out.includes('already RUNNING');
+      },
+      60_000,
+      2_000,
+    ),
+  ).toBe(true);
+}
+
 afterAll(async () => {
   await cli(['command', MACHINE, 'CLEAR_FAULT']);
   await cli(['command', MACHINE, 'START']);
@@ -71,16 +85,7 @@ beforeAll(async () => {
     ),
   ).toBe(true);
   // Reset, it is free to run again: the chain may start it before START does.
-  expect(
-    await waitFor(
-      async () => {
-        const r = await cli(['command', MACHINE, 'START']);
-        return r.code === 0 || r.out.includes('already RUNNING');
-      },
-      60_000,
-      2_000,
-    ),
-  ).toBe(true);
+  await running();
   // A person acknowledges the first alarm; high-high and the trip stay unacknowledged.
   const ack = await cli(['alarm', 'ack', high, '--by', 'dashboard-test']);
   expect(ack.code, ack.out).toBe(0);
@@ -100,16 +105,7 @@ beforeAll(async () => {
 
   // A standing alarm when the panels are read: the machine jams and stays in FAULT, unacknowledged
   // (the first episode's alarms may all be suppressed or back to normal by now).
-  expect(
-    await waitFor(
-      async () => {
-        const r = await cli(['command', MACHINE, 'START']);
-        return r.code === 0 || r.out.includes('already RUNNING');
-      },
-      60_000,
-      2_000,
-    ),
-  ).toBe(true);
+  await running();
   expect((await cli(['inject', MACHINE, 'jam'])).code).toBe(0);
   expect(
     await waitFor(async () => (await alarmOf('fault', 'RAISED', 60_000)) !== trip, 90_000, 2_000),

@@ -141,6 +141,22 @@ export function apiRoutes(ctx: ApiContext): Route[] {
     return m;
   };
 
+  /** A command to a machine's owner, as the CLI sends it; parameters arrive as the CLI's strings. */
+  const toMachine = async (
+    machineId: string,
+    body: { params: Record<string, string | number>; by?: string | undefined },
+    command: (values: Record<string, string>) => Record<string, unknown>,
+  ) => {
+    const values = Object.fromEntries(Object.entries(body.params).map(([k, v]) => [k, String(v)]));
+    const a = await viaCli(() =>
+      sendCommand(config, machineId, command(values), {
+        by: body.by ?? 'web',
+        timeoutMs: COMMAND_TIMEOUT_MS,
+      }),
+    );
+    return commandAnswerResponseSchema.parse(a);
+  };
+
   return [
     route({
       method: 'GET',
@@ -265,14 +281,7 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       body: injectBodySchema,
       response: commandAnswerResponseSchema,
       handle: async ({ params, body }) => {
-        const values = Object.fromEntries(Object.entries(body.params).map(([k, v]) => [k, String(v)]));
-        const a = await viaCli(() =>
-          sendCommand(config, params.machineId, faultOf(body.fault, values), {
-            by: body.by ?? 'web',
-            timeoutMs: COMMAND_TIMEOUT_MS,
-          }),
-        );
-        return commandAnswerResponseSchema.parse(a);
+        return toMachine(params.machineId, body, (values) => faultOf(body.fault, values));
       },
     }),
     route({
@@ -284,14 +293,7 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       body: commandBodySchema,
       response: commandAnswerResponseSchema,
       handle: async ({ params, body }) => {
-        const values = Object.fromEntries(Object.entries(body.params).map(([k, v]) => [k, String(v)]));
-        const a = await viaCli(() =>
-          sendCommand(config, params.machineId, commandOf(body.type, values), {
-            by: body.by ?? 'web',
-            timeoutMs: COMMAND_TIMEOUT_MS,
-          }),
-        );
-        return commandAnswerResponseSchema.parse(a);
+        return toMachine(params.machineId, body, (values) => commandOf(body.type, values));
       },
     }),
     route({

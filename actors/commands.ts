@@ -159,11 +159,12 @@ export function parseCommand(input: unknown): ParsedCommand {
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     return { ok: false, command: 'unknown', reason: 'a command must be an object with a "type"' };
   const type = (input as { type?: unknown }).type;
-  if (typeof type !== 'string' || !(type in SCHEMAS))
+  // Own properties only: `constructor` or `toString` are "in" every object.
+  if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type))
     return {
       ok: false,
-      command: typeof type === 'string' ? type : 'unknown',
-      reason: `unknown command ${JSON.stringify(type ?? null)}; expected one of ${COMMAND_TYPES.join(', ')}`,
+      command: typeof type === 'string' ? type.slice(0, 64) : 'unknown',
+      reason: `unknown command ${JSON.stringify(typeof type === 'string' ? type.slice(0, 64) : (type ?? null))}; expected one of ${COMMAND_TYPES.join(', ')}`,
     };
   if (type === 'INJECT_FAULT') {
     const fault = (input as { fault?: unknown }).fault;

@@ -4,6 +4,8 @@
  * `alarm-commands` (same key), answered over NATS. Parsed here, at the edge.
  */
 import { z } from 'zod';
+import { MAX_TEXT_CHARS } from '../common/bounds.js';
+import { idSchema } from '../common/telemetry.js';
 import { ALARM_STATES, TRANSITIONS } from './lifecycle.js';
 import { SEVERITIES } from './rules.js';
 
@@ -19,33 +21,42 @@ export function subjectOf(alarmId: string): string | null {
   return ALARM_ID.exec(alarmId)?.[1] ?? null;
 }
 
+/** A short name (rule kind, field, machine type): bounded, so no consumer stores or forwards a novel. */
+const name = z.string().min(1).max(64);
+const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Every string is bounded and every id has the id pattern: an alarm event is indexed by Temporal
+ * (search attributes have a size limit) and stored as InfluxDB tags, and either would refuse an
+ * outsized one again and again.
+ */
 export const alarmEventSchema = z.object({
   v: z.literal(1),
   /** `<alarmId>#<n>`: the n-th transition of the episode. A consumer drops an id it has seen. */
-  eventId: z.string(),
+  eventId: z.string().min(1).max(200),
   alarmId: alarmIdSchema,
   transition: z.enum(TRANSITIONS),
   state: z.enum(ALARM_STATES),
-  machineId: z.string().nullable(),
-  site: z.string(),
-  line: z.string(),
-  machineType: z.string().nullable(),
-  rule: z.string(),
-  kind: z.string(),
+  machineId: idSchema.nullable(),
+  site: idSchema,
+  line: idSchema,
+  machineType: name.nullable(),
+  rule: name,
+  kind: name,
   severity: z.enum(SEVERITIES),
-  field: z.string().nullable(),
+  field: name.nullable(),
   value: z.number().nullable(),
   limit: z.number().nullable(),
   /** Event time of the transition (reading time, or the processor's clock for silence and commands). */
-  ts: z.number(),
-  raisedAt: z.number().nullable(),
+  ts: safeInt,
+  raisedAt: safeInt.nullable(),
   /** When the condition first held (the first out-of-limit reading), before any on-delay. */
-  conditionSince: z.number().nullable(),
-  by: z.string().nullable(),
-  shelvedUntil: z.number().nullable(),
+  conditionSince: safeInt.nullable(),
+  by: z.string().max(100).nullable(),
+  shelvedUntil: safeInt.nullable(),
   /** The line's flood alarm this one was raised under, if the line was flooding. */
-  flood: z.string().nullable(),
-  message: z.string(),
+  flood: z.string().max(200).nullable(),
+  message: z.string().max(MAX_TEXT_CHARS),
 });
 export type AlarmEvent = z.infer<typeof alarmEventSchema>;
 

@@ -9,6 +9,7 @@ import { FleetRegistry } from '../common/registry.js';
 import { Metrics, onShutdown, parseProcessArgs, runProcess, serveMetrics } from '../common/runtime.js';
 import { pipelineInflux } from '../pipeline/influx.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
+import { SnapshotStore } from '../workers/snapshot-store.js';
 import { Processor } from './processor.js';
 import { loadRuleBook, RulesError } from './rules.js';
 import { AnalyticsStore } from './store.js';
@@ -20,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
   const log = jsonLogger({ role: 'analytics', instance: args.id });
   const metrics = new Metrics('analytics', args.id);
   const nc = await connectNats(config, args.id, { reconnect: true });
+  const snapshots = await SnapshotStore.open(nc);
   const processor = new Processor({
     id: args.id,
     kafka: pipelineKafka(config, args.id, log),
@@ -33,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     telemetryPartitions: config.partitions.telemetry,
     periodMs: config.workers.periodMs,
     onFatal: () => process.exit(1),
+    recordedGap: async (machineId, from, to, epoch) => {
+      const entry = await snapshots.read(machineId);
+      return entry?.value.gaps.some(([f, t, e]) => f === from && t === to && e === epoch) ?? false;
+    },
   });
   const [host, port] = args['metrics-addr'].split(':') as [string, string];
   const { port: bound } = await serveMetrics(metrics, { host, port: Number(port) }, () => processor.healthy);

@@ -24,6 +24,7 @@ import { isRevisionConflict } from '../common/kv.js';
 import type { Logger } from '../common/log.js';
 import { subjects } from '../common/machine-commands.js';
 import { partitionOf } from '../common/partitioner.js';
+import { DeadLetters } from '../common/poison.js';
 import type { FleetRegistry } from '../common/registry.js';
 import { retryUntil } from '../common/retry.js';
 import type { Metrics } from '../common/runtime.js';
@@ -87,6 +88,12 @@ export interface ProcessorOptions {
   shiftOffsetMs?: number;
   onFatal?: (err: Error) => void;
   clock?: () => number;
+  /**
+   * Whether the machine's owner recorded this skip in `actor-snapshots` (the fenced store only
+   * owners write). A skip announcement nobody recorded is a forgery or a mistake: applying it
+   * would make every later reading of the machine look like a duplicate. Absent: trusted.
+   */
+  recordedGap?: (machineId: string, from: number, to: number, epoch: number) => Promise<boolean>;
 }
 
 /** A line's flood state with the revision that fences its next save. */
@@ -134,9 +141,17 @@ export class Processor {
   private stopFollow: (() => void) | undefined;
   private stateSub: Subscription | undefined;
   private readonly now: () => number;
+  private readonly deadLetters: DeadLetters;
 
   constructor(private readonly opts: ProcessorOptions) {
     this.now = opts.clock ?? Date.now;
+    this.deadLetters = new DeadLetters({
+      stage: 'analytics',
+      producer: () => this.producer,
+      metrics: opts.metrics,
+      log: opts.log,
+      clock: this.now,
+    });
     this.consumer = opts.kafka.consumer({
       groupId: ANALYTICS_GROUP,
       partitionAssigners: [CoPartitionedAssigner],
@@ -220,9 +235,11 @@ export class Processor {
     await this.events.connect();
     await this.events.subscribe({ topics: [TOPICS.machineEvents, TOPICS.alarms], fromBeginning: false });
     await this.events.run({
-      eachMessage: async ({ topic, message }) =>
+      eachMessage: async ({ topic, partition, message }) =>
         this.serial(() =>
-          topic === TOPICS.alarms ? this.alarmSeen(message.value) : this.skipEvent(message.value),
+          topic === TOPICS.alarms
+            ? this.alarmSeen(message.value)
+            : this.skipEvent(message.value, `${topic}/${partition}@${message.offset}`),
         ),
     });
     // The owners' state events tell which machines a maintenance ticket holds (suppression).
@@ -365,7 +382,8 @@ export class Processor {
         this.kpiDirty.add(e);
       }
     } else {
-      for (const msg of batch.messages) await this.command(msg.value, now);
+      for (const msg of batch.messages)
+        await this.command(msg.value, now, `${batch.topic}/${batch.partition}@${msg.offset}`);
     }
     this.processed.set(`${batch.topic}/${batch.partition}`, {
       topic: batch.topic,
@@ -389,12 +407,19 @@ export class Processor {
   }
 
   /** An acknowledge/shelve/unshelve record: validated, applied by the alarm's owner (us), answered. */
-  private async command(raw: Buffer | null, now: number): Promise<void> {
+  private async command(raw: Buffer | null, now: number, source: string): Promise<void> {
     const m = this.opts.metrics;
     const parsed = alarmCommandSchema.safeParse(jsonOf(raw));
     if (!parsed.success) {
       m.inc('commandsInvalid');
-      this.opts.log.warn('invalid alarm command', { reason: parsed.error.issues[0]?.message });
+      const issue = parsed.error.issues[0];
+      await this.deadLetter({
+        key: TOPICS.alarmCommands,
+        raw,
+        code: 'schema',
+        reason: `not an alarm command: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+        source,
+      });
       return;
     }
     const c: AlarmCommand = parsed.data;
@@ -430,14 +455,35 @@ export class Processor {
     });
   }
 
-  private async skipEvent(raw: Buffer | null): Promise<void> {
+  private async skipEvent(raw: Buffer | null, source: string): Promise<void> {
     const { site: _s, line: _l, ...rest } = (jsonOf(raw) ?? {}) as Record<string, unknown>;
     const e = machineEventSchema.safeParse(rest);
     if (!e.success) return;
     const entry = this.machines.get(e.data.machineId);
     if (!entry) return;
-    this.collect(entry, entry.m.skip(e.data.skippedFrom, e.data.skippedTo));
+    const { machineId, skippedFrom, skippedTo, epoch } = e.data;
+    if (this.opts.recordedGap && !(await this.opts.recordedGap(machineId, skippedFrom, skippedTo, epoch))) {
+      await this.deadLetter({
+        key: machineId,
+        raw,
+        code: 'skip-range',
+        reason: `no owner of ${machineId} recorded a skip of ${skippedFrom}-${skippedTo} in epoch ${epoch} (actor-snapshots): not applied`,
+        source,
+      });
+      return;
+    }
+    this.collect(entry, entry.m.skip(skippedFrom, skippedTo));
     await this.flush();
+  }
+
+  /** A record refused here, copied to the dead-letter topic (retried while we run). */
+  private async deadLetter(d: Parameters<DeadLetters['refuse']>[0]): Promise<void> {
+    await this.deadLetters.send(
+      [this.deadLetters.refuse(d)],
+      () => this.running,
+      (err, attempt) =>
+        this.opts.log.warn('dead-letter send failed; retrying', { error: err.message, attempt }),
+    );
   }
 
   private async tick(): Promise<void> {

@@ -56,6 +56,25 @@ const envSchema = z.object({
   FACTORY_TEMPORAL_ADDR: address('127.0.0.1:7233'),
   FACTORY_TEMPORAL_UI_ADDR: address('127.0.0.1:8233'),
   FACTORY_HTTP_ADDR: address('127.0.0.1:3000'),
+  /** Extra names the web server answers to (a reverse proxy's, a LAN name): `name` or `name:port`, comma-separated. */
+  FACTORY_WEB_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h.length > 0),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/, 'expected host or host:port'),
+        )
+        .max(32),
+    ),
   FACTORY_INFLUX_DB: z.string().regex(/^\w+$/).default('factory'),
   FACTORY_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   FACTORY_TELEMETRY_PARTITIONS: positiveInt.default(12),
@@ -134,6 +153,8 @@ export interface Config {
   temporalNamespace: string;
   escalationFile: string;
   http: Address;
+  /** Host names the web server answers to besides loopback and its listen address. */
+  httpAllowedHosts: string[];
   partitions: { telemetry: number; commands: number };
   pipeline: {
     bridges: number;
@@ -189,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalNamespace: e.FACTORY_TEMPORAL_NAMESPACE,
     escalationFile: abs(e.FACTORY_ESCALATION),
     http: e.FACTORY_HTTP_ADDR,
+    httpAllowedHosts: e.FACTORY_WEB_ALLOWED_HOSTS,
     partitions: { telemetry: e.FACTORY_TELEMETRY_PARTITIONS, commands: e.FACTORY_COMMAND_PARTITIONS },
     pipeline: {
       bridges: e.FACTORY_BRIDGES,

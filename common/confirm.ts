@@ -52,8 +52,8 @@ export class ConfirmationBuffer {
 
   constructor(
     private readonly maxMachines = 2_000,
-    /** Far below the broker's 1 MiB packet limit, whatever the ranges look like. */
-    private readonly maxBytes = 256 * 1024,
+    /** Half the broker's 64 KiB packet limit (infra/servers/mosquitto.ts), whatever the ranges look like. */
+    private readonly maxBytes = 32 * 1024,
     /** Keys held at most (while the broker is away); past it new ones are dropped: replay covers them. */
     private readonly maxKeys = 500_000,
   ) {}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { type Config, paths } from './config.js';
@@ -19,6 +19,12 @@ const credentialsSchema = z.object({
   mqttGateways: z.record(z.string(), account),
   /** The HTTP API's bearer token for state-changing requests (absent in files of older versions). */
   api: z.object({ token: z.string().min(16) }).optional(),
+  /**
+   * Appended to the MQTT client ids of our own processes (bridge lanes, workers' connections):
+   * a line's device account cannot guess them, so it can neither take over nor end their
+   * sessions (absent in files of older versions).
+   */
+  mqttClientIdSuffix: z.string().min(8).optional(),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
@@ -51,6 +57,10 @@ export function ensureCredentials(
     next.api = { token: randomBytes(24).toString('base64url') };
     changed = true;
   }
+  if (!next.mqttClientIdSuffix) {
+    next.mqttClientIdSuffix = randomBytes(9).toString('hex');
+    changed = true;
+  }
   for (const l of lines) {
     const key = lineKey(l);
     if (!next.mqttGateways[key]) {
@@ -60,8 +70,11 @@ export function ensureCredentials(
   }
   if (changed) {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    // Atomically: a reader (or a crash) never sees half a file of secrets.
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
   }
   return { credentials: next, changed };
 }
@@ -97,4 +110,9 @@ export function apiToken(config: Config): string {
   const token = readCredentials(config).api?.token;
   if (!token) throw new CredentialsError('No API token yet: run "factory up" once to generate it.');
   return token;
+}
+
+/** An internal MQTT client id: the process's own name and the install's secret suffix. */
+export function internalClientId(creds: Credentials, name: string): string {
+  return creds.mqttClientIdSuffix ? `${name}-${creds.mqttClientIdSuffix}` : name;
 }

@@ -105,10 +105,16 @@ export class Metrics {
 
   prometheus(): string {
     const lines: string[] = [];
-    for (const [name, value] of this.values) {
-      const kind = this.kinds.get(name)!;
-      const metric = `factory_${this.role}_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}${kind === 'counter' ? '_total' : ''}`;
-      lines.push(`# TYPE ${metric} ${kind}`, `${metric}{instance="${this.instance}"} ${value}`);
+    const typed = new Set<string>();
+    for (const [key, value] of this.values) {
+      const kind = this.kinds.get(key)!;
+      // `name:reason` is one series of the family `name`, labelled with its reason.
+      const [name = key, reason] = key.split(':', 2);
+      const metric = `factory_${this.role}_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}${reason !== undefined ? '_by_reason' : ''}${kind === 'counter' ? '_total' : ''}`;
+      if (!typed.has(metric)) lines.push(`# TYPE ${metric} ${kind}`);
+      typed.add(metric);
+      const labels = reason !== undefined ? `,reason="${reason.replace(/["\\\n]/g, '_')}"` : '';
+      lines.push(`${metric}{instance="${this.instance}"${labels}} ${value}`);
     }
     for (const [name, h] of this.histograms) {
       const metric = `factory_${this.role}_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;

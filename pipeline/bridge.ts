@@ -2,7 +2,8 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ConfirmationBuffer, type ConfirmKey, confirmKeyOf } from '../common/confirm.js';
 import type { Logger } from '../common/log.js';
-import { retryUntil } from '../common/retry.js';
+import { classifyKafka, DeadLetters, type PoisonCode, writeIsolating } from '../common/poison.js';
+import { KeyedRateLimit } from '../common/rate-limit.js';
 import type { Metrics } from '../common/runtime.js';
 import { TOPICS } from '../common/topics.js';
 import type { MachineLines } from './fleet-view.js';
@@ -11,6 +12,11 @@ import { reliableProducer } from './kafka.js';
 import { validateEvent, validateTelemetry } from './validate.js';
 
 export const SHARE_GROUP = 'bridge';
+/** The topic of a record acknowledged but neither forwarded nor dead-lettered (junk over its allowance). */
+const DROPPED = '';
+const TOPIC_LINE = /^factory\/([^/]+\/[^/]+)\//;
+/** Dead letters per line and second a bridge copies; a burst twice that. */
+const JUNK_PER_LINE_PER_S = 100;
 /** How long Kafka may refuse sends before the bridge calls itself unhealthy. */
 const KAFKA_GRACE_MS = 10_000;
 const STATUS_FILTER = 'factory/+/+/status/+';
@@ -23,6 +29,8 @@ export interface BridgeOptions {
   id: string;
   mqttUrl: string;
   account: { username: string; password: string };
+  /** The install's secret client-id suffix (credentials.json): nobody else can take our sessions. */
+  clientIdSuffix?: string;
   /**
    * MQTT connections in the shared group. mqtt.js reads the next message of a connection only
    * after the previous one is acknowledged, and we acknowledge only after Kafka did: each
@@ -79,9 +87,19 @@ export class Bridge {
   private readonly clock: () => number;
   private started = false;
   private kafkaFailingSince: number | undefined;
+  private readonly deadLetters: DeadLetters;
+  private readonly junk: KeyedRateLimit;
 
   constructor(private readonly opts: BridgeOptions) {
     this.producer = reliableProducer(opts.kafka);
+    this.junk = new KeyedRateLimit(JUNK_PER_LINE_PER_S, 2 * JUNK_PER_LINE_PER_S, opts.clock);
+    this.deadLetters = new DeadLetters({
+      stage: 'bridge',
+      producer: () => this.producer,
+      metrics: opts.metrics,
+      log: opts.log,
+      clock: opts.clock,
+    });
     this.clock = opts.clock ?? Date.now;
     this.flow = new FlowWatch(this.clock);
   }
@@ -133,6 +151,7 @@ export class Bridge {
   async start(): Promise<void> {
     await this.producer.connect();
     this.started = true;
+    this.forgetUnsuffixedSessions();
     this.control = this.controlConnection();
     for (let k = 1; k <= this.opts.lanes; k++) {
       this.laneHeard.push(this.clock());
@@ -154,7 +173,7 @@ export class Bridge {
   private controlConnection(): MqttClient {
     const client = mqtt.connect(this.opts.mqttUrl, {
       ...this.opts.account,
-      clientId: `${this.opts.id}-control`,
+      clientId: this.clientId('control'),
       protocolVersion: 5,
       clean: true,
       reconnectPeriod: 500 + Math.round(Math.random() * 1_000),
@@ -172,6 +191,33 @@ export class Bridge {
     return client;
   }
 
+  private clientId(part: string): string {
+    const base = `${this.opts.id}-${part}`;
+    return this.opts.clientIdSuffix ? `${base}-${this.opts.clientIdSuffix}` : base;
+  }
+
+  /**
+   * Ends the persistent sessions of the guessable lane ids that versions before the secret
+   * suffix used: left alone, they would stay in the shared group and be handed messages that
+   * nobody reads until the broker expires them.
+   */
+  private forgetUnsuffixedSessions(): void {
+    if (!this.opts.clientIdSuffix) return;
+    for (let k = 1; k <= this.opts.lanes; k++) {
+      const old = mqtt.connect(this.opts.mqttUrl, {
+        ...this.opts.account,
+        clientId: `${this.opts.id}-lane-${k}`,
+        protocolVersion: 5,
+        clean: true,
+        properties: { sessionExpiryInterval: 0 },
+        reconnectPeriod: 0,
+        connectTimeout: 5_000,
+      });
+      old.on('connect', () => void old.endAsync());
+      old.on('error', () => void old.endAsync(true));
+    }
+  }
+
   /** Tells each line's gateways what Kafka now holds (QoS 1; a lost one costs a replay, no more). */
   private sendConfirmations() {
     const control = this.control;
@@ -186,8 +232,8 @@ export class Bridge {
     const client = mqtt.connect(this.opts.mqttUrl, {
       ...this.opts.account,
       // Stable ids and persistent sessions: what a lane had in flight when it died is
-      // redelivered to it when it comes back.
-      clientId: `${this.opts.id}-lane-${k}`,
+      // redelivered to it when it comes back. Secret-suffixed: a device cannot take them over.
+      clientId: this.clientId(`lane-${k}`),
       protocolVersion: 5,
       clean: false,
       properties: { sessionExpiryInterval: 24 * 3600 },
@@ -232,10 +278,10 @@ export class Bridge {
     let record: Omit<Pending, 'done'>;
     let owner: { machineId: string; site: string; line: string } | undefined;
     if (topic.endsWith('/events')) {
-      const v = validateEvent(topic, raw);
+      const v = validateEvent(topic, raw, now);
       record = v.ok
         ? { topic: TOPICS.machineEvents, message: { key: v.value.machineId, value: JSON.stringify(v.value) } }
-        : this.deadLetter(topic, raw, v.key, v.reason, now);
+        : this.deadLetter(topic, raw, v.key, v.code, v.reason);
       record.confirm = confirmKeyOf(topic, raw);
       if (v.ok) owner = v.value;
     } else {
@@ -252,18 +298,17 @@ export class Bridge {
               key: { machineId: v.value.machineId, kind: 't', n: v.value.seq },
             },
           }
-        : { ...this.deadLetter(topic, raw, v.key, v.reason, now), confirm: confirmKeyOf(topic, raw) };
+        : { ...this.deadLetter(topic, raw, v.key, v.code, v.reason), confirm: confirmKeyOf(topic, raw) };
       if (v.ok) owner = v.value;
     }
     const check = owner && this.opts.machines?.check(owner.machineId, owner.site, owner.line);
     if (check instanceof Promise) {
       return check.then(
-        (c) =>
-          this.enqueue(c.ok ? record : this.refused(topic, raw, owner!.machineId, c.reason, now, record)),
+        (c) => this.enqueue(c.ok ? record : this.refused(topic, raw, owner!.machineId, c.reason, record)),
         () => this.enqueue(record), // the registry unreachable: the line's ACL still holds
       );
     }
-    if (check && !check.ok) record = this.refused(topic, raw, owner!.machineId, check.reason, now, record);
+    if (check && !check.ok) record = this.refused(topic, raw, owner!.machineId, check.reason, record);
     return this.enqueue(record);
   }
 
@@ -273,14 +318,19 @@ export class Bridge {
     raw: Buffer,
     machineId: string,
     reason: string,
-    now: number,
     record: Omit<Pending, 'done'>,
   ): Omit<Pending, 'done'> {
-    return { ...this.deadLetter(topic, raw, machineId, reason, now), confirm: record.confirm };
+    return { ...this.deadLetter(topic, raw, machineId, 'not-in-fleet', reason), confirm: record.confirm };
   }
 
   private enqueue(record: Omit<Pending, 'done'>): Promise<void> {
     const m = this.opts.metrics;
+    if (record.topic === DROPPED) {
+      // Junk past its line's allowance: acknowledged and confirmed, never written anywhere.
+      if (record.confirm && this.opts.confirmations !== false)
+        this.confirmations.add(record.confirm.site, record.confirm.line, record.confirm.key);
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.pending.push({ ...record, done: resolve });
       m.set('pending', this.pending.length);
@@ -288,12 +338,20 @@ export class Bridge {
     });
   }
 
-  private deadLetter(source: string, raw: Buffer, key: string, reason: string, now: number) {
-    this.opts.metrics.inc('deadLettered');
-    this.opts.log.warn('dead-lettered', { source, key, reason });
+  /**
+   * The record's bounded copy for `telemetry.dlq` (at most 16 KiB of the payload). A line that
+   * sends more junk than its allowance gets the rest dropped and counted (`junkDropped`): one
+   * flooding device neither fills the dead-letter topic nor holds up the other lines' lanes.
+   */
+  private deadLetter(source: string, raw: Buffer, key: string, code: PoisonCode, reason: string) {
+    const line = TOPIC_LINE.exec(source)?.[1] ?? 'unknown';
+    if (!this.junk.take(line)) {
+      this.opts.metrics.inc('junkDropped');
+      return { topic: DROPPED, message: { key, value: null } };
+    }
     return {
       topic: TOPICS.telemetryDlq,
-      message: { key, value: raw, headers: { reason, source, receivedAt: String(now), stage: 'bridge' } },
+      message: this.deadLetters.refuse({ key, raw, code, reason, source }),
     };
   }
 
@@ -304,39 +362,34 @@ export class Bridge {
     this.flushing = true;
     const batch = this.pending;
     this.pending = [];
-    const byTopic = new Map<string, Message[]>();
-    for (const p of batch) {
-      const list = byTopic.get(p.topic);
-      if (list) list.push(p.message);
-      else byTopic.set(p.topic, [p.message]);
-    }
     const started = this.clock();
-    await retryUntil(
-      () =>
-        this.producer.sendBatch({
-          acks: -1,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        }),
-      {
-        keepGoing: () => true, // holding unacknowledged MQTT messages is always safe
-        onRetry: async (err, attempt, delayMs) => {
-          this.kafkaFailingSince ??= this.clock();
-          this.opts.metrics.inc('retried');
-          this.opts.log.warn('kafka send failed; retrying', {
-            error: err.message,
-            attempt,
-            delayMs,
-            batch: batch.length,
-          });
-          // A producer that lost its broker sometimes stays broken: start a fresh one.
-          if (attempt >= 2) {
-            await this.producer.disconnect().catch(() => undefined);
-            this.producer = reliableProducer(this.opts.kafka);
-            await this.producer.connect().catch(() => undefined);
-          }
-        },
+    // A record Kafka will never take (too large, invalid) is found by halving the batch and
+    // replaced by its bounded dead-letter copy; everything else is retried until Kafka takes it
+    // (holding unacknowledged MQTT messages is always safe).
+    await writeIsolating(batch, {
+      write: (part) => this.send(part),
+      classify: classifyKafka,
+      onPoison: async (p, failure) => {
+        const raw = p.message.value === null ? null : Buffer.from(p.message.value);
+        p.message = this.deadLetters.refuse({
+          key: String(p.message.key ?? p.topic),
+          raw,
+          code: failure.code,
+          reason: failure.reason,
+          source: `kafka:${p.topic}`,
+        });
+        p.topic = TOPICS.telemetryDlq;
+        await writeIsolating([p], {
+          write: (part) => this.send(part),
+          classify: classifyKafka,
+          onPoison: () => this.opts.log.error('Kafka refused even the bounded dead-letter copy', {}),
+          keepGoing: () => true,
+          onRetry: (e, a, d) => this.kafkaRetry(e, a, d, 1),
+        });
       },
-    );
+      keepGoing: () => true,
+      onRetry: (e, a, d) => this.kafkaRetry(e, a, d, batch.length),
+    });
     this.kafkaFailingSince = undefined;
     const m = this.opts.metrics;
     m.inc('batches');
@@ -351,6 +404,32 @@ export class Bridge {
     this.flushing = false;
     m.set('pending', this.pending.length);
     if (this.pending.length > 0) void this.flush();
+  }
+
+  /** One Kafka request for these records, grouped by topic. */
+  private async send(part: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const p of part) {
+      const list = byTopic.get(p.topic);
+      if (list) list.push(p.message);
+      else byTopic.set(p.topic, [p.message]);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+
+  private async kafkaRetry(err: Error, attempt: number, delayMs: number, batch: number) {
+    this.kafkaFailingSince ??= this.clock();
+    this.opts.metrics.inc('retried');
+    this.opts.log.warn('kafka send failed; retrying', { error: err.message, attempt, delayMs, batch });
+    // A producer that lost its broker sometimes stays broken: start a fresh one.
+    if (attempt >= 2) {
+      await this.producer.disconnect().catch(() => undefined);
+      this.producer = reliableProducer(this.opts.kafka);
+      await this.producer.connect().catch(() => undefined);
+    }
   }
 
   /**

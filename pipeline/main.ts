@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
           id: args.id,
           mqttUrl: `mqtt://${formatAddress(config.mqtt)}`,
           account: config.mqttOverride ?? readCredentials(config).mqttBridge,
+          clientIdSuffix: readCredentials(config).mqttClientIdSuffix,
           lanes: args.lanes,
           kafka,
           metrics,

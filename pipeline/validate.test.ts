@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PAYLOAD_BYTES, validateEvent, validateTelemetry } from './validate.js';
+import { MAX_AGE_MS, MAX_PAYLOAD_BYTES, validateEvent, validateTelemetry } from './validate.js';
 
 const now = 1_800_000_000_000;
 const reading = {
@@ -33,7 +33,9 @@ describe('validateTelemetry', () => {
   });
 
   it.each([
-    ['a timestamp 8 days old', { ts: now - 8 * 24 * 3600 * 1000 }, /in the past/],
+    ['a timestamp 8 days old', { ts: now - 8 * 24 * 3600 * 1000 }, /older than/],
+    // Exactly the retention age used to pass, and InfluxDB then refused it: the writer wedged.
+    ['a timestamp at the retention age', { ts: now - 7 * 24 * 3600 * 1000 }, /older than/],
     ['a timestamp 10 minutes ahead', { ts: now + 10 * 60 * 1000 }, /in the future/],
     ['another machine than the topic', { machineId: 'M-0002' }, /does not match/],
     ['another line than the topic', { line: 'line-2' }, /does not match/],
@@ -60,11 +62,23 @@ describe('validateEvent', () => {
     ts: now,
   };
   it('accepts a resume event and adds where it came from', () => {
-    const v = validateEvent('factory/plant-1/line-1/M-0001/events', Buffer.from(JSON.stringify(event)));
+    const v = validateEvent('factory/plant-1/line-1/M-0001/events', Buffer.from(JSON.stringify(event)), now);
     expect(v).toEqual({ ok: true, value: { ...event, site: 'plant-1', line: 'line-1' } });
   });
   it('rejects an event for another machine than its topic', () => {
-    const v = validateEvent('factory/plant-1/line-1/M-0002/events', Buffer.from(JSON.stringify(event)));
-    expect(v.ok).toBe(false);
+    const v = validateEvent('factory/plant-1/line-1/M-0002/events', Buffer.from(JSON.stringify(event)), now);
+    expect(v).toMatchObject({ ok: false, code: 'topic-mismatch' });
+  });
+  it.each([
+    ['from the epoch start', 1, 'too-old'],
+    ['just older than retention less the margin', now - MAX_AGE_MS - 1, 'too-old'],
+    ['an hour ahead', now + 3600_000, 'future'],
+  ])('rejects an event whose ts is %s', (_what, ts, code) => {
+    const v = validateEvent(
+      'factory/plant-1/line-1/M-0001/events',
+      Buffer.from(JSON.stringify({ ...event, ts })),
+      now,
+    );
+    expect(v).toMatchObject({ ok: false, code });
   });
 });

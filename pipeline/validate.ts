@@ -1,24 +1,28 @@
 import { z } from 'zod';
+import { timeRefusal } from '../common/bounds.js';
+import type { PoisonCode } from '../common/poison.js';
 import { idSchema, type TelemetryV1, telemetryV1Schema } from '../common/telemetry.js';
+
+export { MAX_AGE_MS, MAX_FUTURE_MS } from '../common/bounds.js';
 
 /** Larger than any real reading by two orders of magnitude; anything bigger is not telemetry. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
-/** Older than the raw retention: it would be dropped by InfluxDB anyway. */
-export const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
-/** Clock skew we tolerate from a gateway. */
-export const MAX_FUTURE_MS = 5 * 60 * 1000;
 
-export type Verdict<T> = { ok: true; value: T } | { ok: false; reason: string; key: string };
+export type Verdict<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: PoisonCode; reason: string; key: string };
 
 const TOPIC = /^factory\/([^/]+)\/([^/]+)\/([^/]+)\/(telemetry|events)$/;
 
-function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } {
+function parseJson(
+  raw: Buffer,
+): { ok: true; value: unknown } | { ok: false; code: PoisonCode; reason: string } {
   if (raw.length > MAX_PAYLOAD_BYTES)
-    return { ok: false, reason: `oversized: ${raw.length} bytes > ${MAX_PAYLOAD_BYTES}` };
+    return { ok: false, code: 'oversized', reason: `oversized: ${raw.length} bytes > ${MAX_PAYLOAD_BYTES}` };
   try {
     return { ok: true, value: JSON.parse(raw.toString('utf8')) };
   } catch (err) {
-    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+    return { ok: false, code: 'not-json', reason: `not JSON: ${(err as Error).message.slice(0, 200)}` };
   }
 }
 
@@ -36,16 +40,20 @@ export function validateTelemetry(topic: string, raw: Buffer, now: number): Verd
   const m = TOPIC.exec(topic);
   const key = m?.[3] ?? `mqtt:${topic}`;
   const json = parseJson(raw);
-  if (!json.ok) return { ok: false, reason: json.reason, key };
+  if (!json.ok) return { ...json, key };
   const parsed = telemetryV1Schema.safeParse(json.value);
-  if (!parsed.success) return { ok: false, reason: `schema: ${issueText(parsed.error)}`, key };
+  if (!parsed.success)
+    return { ok: false, code: 'schema', reason: `schema: ${issueText(parsed.error)}`, key };
   const t = parsed.data;
-  if (t.ts < now - MAX_AGE_MS)
-    return { ok: false, reason: `ts ${t.ts} is more than 7 days in the past`, key };
-  if (t.ts > now + MAX_FUTURE_MS)
-    return { ok: false, reason: `ts ${t.ts} is more than 5 minutes in the future`, key };
+  const time = timeRefusal(t.ts, now);
+  if (time) return { ok: false, ...time, key };
   if (m && (m[1] !== t.site || m[2] !== t.line || m[3] !== t.machineId)) {
-    return { ok: false, reason: `topic ${topic} does not match site/line/machineId of the payload`, key };
+    return {
+      ok: false,
+      code: 'topic-mismatch',
+      reason: `topic ${topic.slice(0, 300)} does not match site/line/machineId of the payload`,
+      key,
+    };
   }
   return { ok: true, value: t };
 }
@@ -56,28 +64,43 @@ export const machineEventSchema = z
     v: z.literal(1),
     type: z.literal('resume'),
     machineId: idSchema,
-    epoch: z.number().int().positive(),
-    skippedFrom: z.number().int().positive(),
-    skippedTo: z.number().int().nonnegative(),
-    ts: z.number().int().positive(),
+    epoch: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    skippedFrom: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    skippedTo: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    ts: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
     /** The worker that took the machine over. */
     owner: z.string().max(100).optional(),
   })
   .refine((e) => e.skippedTo >= e.skippedFrom - 1, 'skippedTo must not be below skippedFrom - 1');
 export type MachineEvent = z.infer<typeof machineEventSchema>;
 
+/**
+ * A machine event as the bridge receives it: the schema, a sane timestamp, the topic agreeing.
+ * Whether its skip range is one the owner really recorded is checked where it is used
+ * (analytics, against `actor-snapshots`); here only its shape.
+ */
 export function validateEvent(
   topic: string,
   raw: Buffer,
+  now: number,
 ): Verdict<MachineEvent & { site: string; line: string }> {
   const m = TOPIC.exec(topic);
   const key = m?.[3] ?? `mqtt:${topic}`;
-  if (m?.[4] !== 'events' || !m) return { ok: false, reason: `not an events topic: ${topic}`, key };
+  if (m?.[4] !== 'events' || !m)
+    return { ok: false, code: 'topic-mismatch', reason: `not an events topic: ${topic.slice(0, 300)}`, key };
   const json = parseJson(raw);
-  if (!json.ok) return { ok: false, reason: json.reason, key };
+  if (!json.ok) return { ...json, key };
   const parsed = machineEventSchema.safeParse(json.value);
-  if (!parsed.success) return { ok: false, reason: `schema: ${issueText(parsed.error)}`, key };
+  if (!parsed.success)
+    return { ok: false, code: 'schema', reason: `schema: ${issueText(parsed.error)}`, key };
+  const time = timeRefusal(parsed.data.ts, now);
+  if (time) return { ok: false, ...time, key };
   if (parsed.data.machineId !== m[3])
-    return { ok: false, reason: `topic ${topic} does not match machineId`, key };
+    return {
+      ok: false,
+      code: 'topic-mismatch',
+      reason: `topic ${topic.slice(0, 300)} does not match machineId`,
+      key,
+    };
   return { ok: true, value: { ...parsed.data, site: m[1]!, line: m[2]! } };
 }

@@ -1,10 +1,11 @@
 import type { InfluxDB, IPoint } from 'influx';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { alarmEventSchema } from '../analytics/events.js';
+import { STORE_MAX_AGE_MS, timeRefusal } from '../common/bounds.js';
 import type { Logger } from '../common/log.js';
-import { retryUntil } from '../common/retry.js';
+import { classifyInflux, DeadLetters, type PoisonCode, writeIsolating } from '../common/poison.js';
 import type { Metrics } from '../common/runtime.js';
-import { telemetryV1Schema } from '../common/telemetry.js';
+import { idSchema, telemetryV1Schema } from '../common/telemetry.js';
 import { TOPICS } from '../common/topics.js';
 import { GroupLag } from './group-lag.js';
 import { alarmPoint, eventPoint, telemetryPoint, writeRaw } from './influx.js';
@@ -12,6 +13,17 @@ import { reliableProducer } from './kafka.js';
 import { machineEventSchema } from './validate.js';
 
 export const WRITER_GROUP = 'influx-writer';
+
+/** A point and the record it came from (for its dead-letter copy, should InfluxDB refuse it). */
+interface Stored {
+  point: IPoint;
+  msg: { key: Buffer | null; value: Buffer | null; offset: string };
+}
+
+const issue = (e: { issues: { path: PropertyKey[]; message: string }[] }) => {
+  const i = e.issues[0];
+  return i ? `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}` : 'invalid';
+};
 
 export interface WriterOptions {
   kafka: Kafka;
@@ -44,6 +56,7 @@ export class Writer {
   private readonly lag: GroupLag;
   /** The slowest reading of the current and of the previous window (see `recordSlowest`). */
   private readonly slowest = { windowStart: 0, current: 0, previous: 0 };
+  private readonly deadLetters: DeadLetters;
 
   constructor(private readonly opts: WriterOptions) {
     this.consumer = opts.kafka.consumer({
@@ -56,6 +69,12 @@ export class Writer {
       allowAutoTopicCreation: false,
     });
     this.dlq = reliableProducer(opts.kafka);
+    this.deadLetters = new DeadLetters({
+      stage: 'writer',
+      producer: () => this.dlq,
+      metrics: opts.metrics,
+      log: opts.log,
+    });
     this.admin = opts.kafka.admin();
     this.lag = new GroupLag(this.admin, WRITER_GROUP, [
       TOPICS.telemetry,
@@ -130,17 +149,21 @@ export class Writer {
     if (batch.messages.length === 0) return;
     const m = this.opts.metrics;
     m.inc('received', batch.messages.length);
-    const points: IPoint[] = [];
+    const now = Date.now();
+    const points: Stored[] = [];
     const rejects: Message[] = [];
+    const source = (msg: { offset: string }) => `${batch.topic}/${batch.partition}@${msg.offset}`;
     for (const msg of batch.messages) {
-      const reason = this.toPoint(batch.topic, msg, points);
-      if (reason) {
-        rejects.push({
-          key: msg.key ?? batch.topic,
-          value: msg.value,
-          headers: { reason, source: `${batch.topic}/${batch.partition}@${msg.offset}`, stage: 'writer' },
-        });
-      }
+      const refusal = this.toPoint(batch.topic, msg, points, now);
+      if (refusal)
+        rejects.push(
+          this.deadLetters.refuse({
+            key: msg.key?.toString() ?? batch.topic,
+            raw: msg.value,
+            source: source(msg),
+            ...refusal,
+          }),
+        );
     }
     const keepGoing = () => isRunning() && !isStale();
     const onRetry = async (what: string, err: Error, attempt: number, delayMs: number) => {
@@ -149,25 +172,38 @@ export class Writer {
       this.opts.log.warn(`${what} write failed; retrying`, { error: err.message, attempt, delayMs });
       await heartbeat().catch(() => undefined);
     };
-    if (rejects.length > 0) {
-      await retryUntil(() => this.dlq.send({ topic: TOPICS.telemetryDlq, acks: -1, messages: rejects }), {
-        keepGoing,
-        onRetry: (e, a, d) => onRetry('dead-letter', e, a, d),
-      });
-      m.inc('deadLettered', rejects.length);
-    }
     for (let i = 0; i < points.length; i += this.opts.chunk) {
       const chunk = points.slice(i, i + this.opts.chunk);
-      await retryUntil(() => writeRaw(this.opts.influx, chunk), {
+      let refused = 0;
+      // A point InfluxDB refuses (400) is found by halving the chunk, dead-lettered, and passed.
+      await writeIsolating(chunk, {
+        write: (part) =>
+          writeRaw(
+            this.opts.influx,
+            part.map((p) => p.point),
+          ),
+        classify: classifyInflux,
+        onPoison: (p, failure) => {
+          refused++;
+          rejects.push(
+            this.deadLetters.refuse({
+              key: p.msg.key?.toString() ?? batch.topic,
+              raw: p.msg.value,
+              source: source(p.msg),
+              code: failure.code,
+              reason: failure.reason,
+            }),
+          );
+        },
         keepGoing,
         onRetry: (e, a, d) => onRetry('influx', e, a, d),
       });
       this.influxFailingSince = undefined;
-      m.inc('written', chunk.length);
+      m.inc('written', chunk.length - refused);
       // End to end: from the reading's timestamp (taken when the gateway published it) to now.
       const now = Date.now();
       let slowest = 0;
-      for (const p of chunk) {
+      for (const { point: p } of chunk) {
         if (p.measurement !== 'telemetry') continue;
         const ms = Math.max(0, now - Number(p.timestamp));
         m.observe('endToEndMs', ms);
@@ -176,6 +212,8 @@ export class Writer {
       this.recordSlowest(slowest, now);
       await heartbeat().catch(() => undefined);
     }
+    // Dead letters reach their topic before the offsets that passed them are committed.
+    await this.deadLetters.send(rejects, keepGoing, (e, a, d) => onRetry('dead-letter', e, a, d));
     const last = batch.lastOffset();
     resolveOffset(last);
     await this.consumer.commitOffsets([
@@ -200,30 +238,45 @@ export class Writer {
     this.opts.metrics.set('endToEndMaxMs', Math.max(s.current, s.previous));
   }
 
-  /** Adds the record's point; returns the reason when the record is not valid. */
-  private toPoint(topic: string, msg: { value: Buffer | null }, points: IPoint[]): string | undefined {
+  /**
+   * Adds the record's point; returns why not when the record is not valid or lies outside what
+   * InfluxDB keeps (older than the raw retention less an hour, or from the future).
+   */
+  private toPoint(
+    topic: string,
+    msg: Stored['msg'],
+    points: Stored[],
+    now: number,
+  ): { code: PoisonCode; reason: string } | undefined {
     let json: unknown;
     try {
       json = JSON.parse(msg.value?.toString('utf8') ?? '');
     } catch {
-      return 'not JSON';
+      return { code: 'not-json', reason: 'not JSON' };
     }
+    let point: IPoint;
     if (topic === TOPICS.alarms) {
       const a = alarmEventSchema.safeParse(json);
-      if (!a.success) return `not an alarm event: ${a.error.issues[0]?.message}`;
-      points.push(alarmPoint(a.data));
-      return undefined;
-    }
-    if (topic === TOPICS.machineEvents) {
+      if (!a.success) return { code: 'schema', reason: `not an alarm event: ${issue(a.error)}` };
+      point = alarmPoint(a.data);
+    } else if (topic === TOPICS.machineEvents) {
       const { site, line, ...event } = (json ?? {}) as { site?: unknown; line?: unknown };
       const e = machineEventSchema.safeParse(event);
-      if (!e.success || typeof site !== 'string' || typeof line !== 'string') return 'not a machine event';
-      points.push(eventPoint({ ...e.data, site, line }));
-      return undefined;
+      const place = idSchema.safeParse(site).success && idSchema.safeParse(line).success;
+      if (!e.success || !place)
+        return {
+          code: 'schema',
+          reason: `not a machine event: ${e.success ? 'site or line' : issue(e.error)}`,
+        };
+      point = eventPoint({ ...e.data, site: site as string, line: line as string });
+    } else {
+      const t = telemetryV1Schema.safeParse(json);
+      if (!t.success) return { code: 'schema', reason: `schema: ${issue(t.error)}` };
+      point = telemetryPoint(t.data);
     }
-    const t = telemetryV1Schema.safeParse(json);
-    if (!t.success) return `schema: ${t.error.issues[0]?.message}`;
-    points.push(telemetryPoint(t.data));
+    const late = timeRefusal(Number(point.timestamp), now, STORE_MAX_AGE_MS);
+    if (late) return late;
+    points.push({ point, msg });
     return undefined;
   }
 

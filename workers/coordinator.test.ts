@@ -14,7 +14,7 @@ function fakeKafka(failRuns = 0) {
       const c = { handlers: new Map<string, (e: unknown) => void>(), runs: 0, disconnected: false };
       consumers.push(c);
       return {
-        events: { HEARTBEAT: 'heartbeat', GROUP_JOIN: 'join', CRASH: 'crash' },
+        events: { HEARTBEAT: 'heartbeat', GROUP_JOIN: 'join', CRASH: 'crash', REQUEST: 'request' },
         on: (event: string, fn: (e: unknown) => void) => c.handlers.set(event, fn),
         connect: async () => {
           if (consumers.length > 1 && runsToFail-- > 0) throw new Error('Kafka still down');
@@ -41,8 +41,26 @@ const coordinator = (kafka: Kafka, now?: () => number) =>
     onAssign: async () => {},
     onRecord: async () => {},
     now,
+    // One clock for both in these tests: a request's wall send time is its monotonic one.
+    wall: now,
     log: silentLogger,
   });
+
+type FakeConsumer = ReturnType<typeof fakeKafka>['consumers'][number];
+
+/** kafkajs's order: the request's answer is reported (with its send time), then the heartbeat. */
+function answeredHeartbeat(c: FakeConsumer, sentAt: number) {
+  c.handlers.get('request')!({ payload: { apiName: 'Heartbeat', sentAt } });
+  c.handlers.get('heartbeat')!({});
+}
+
+/** Lets the clock run in steps the loop-gap watch sees as a turning loop. */
+function advance(c: ShardCoordinator, clock: { now: number }, to: number) {
+  while (clock.now < to) {
+    clock.now = Math.min(to, clock.now + 100);
+    c.writesFenced();
+  }
+}
 
 describe('ShardCoordinator', () => {
   it('replaces a consumer kafkajs gave up on, retrying until Kafka takes it', async () => {
@@ -73,14 +91,43 @@ describe('ShardCoordinator', () => {
 
   it('is fenced until a heartbeat or a join proves membership, and again after half a session', async () => {
     const { kafka, consumers } = fakeKafka();
-    let now = 0;
-    const c = coordinator(kafka, () => now);
+    const clock = { now: 0 };
+    const c = coordinator(kafka, () => clock.now);
     expect(c.writesFenced()).toBe(true);
-    consumers[0]!.handlers.get('heartbeat')!({});
+    answeredHeartbeat(consumers[0]!, 0);
     expect(c.writesFenced()).toBe(false);
-    now = 1_400;
+    advance(c, clock, 1_400);
     expect(c.writesFenced()).toBe(false);
-    now = 1_600;
+    advance(c, clock, 1_600);
     expect(c.writesFenced()).toBe(true);
+  });
+
+  it('measures the lease from when the heartbeat was sent, not from when its answer was read', () => {
+    const { kafka, consumers } = fakeKafka();
+    const clock = { now: 0 };
+    const c = coordinator(kafka, () => clock.now);
+    advance(c, clock, 1_000);
+    // Sent at 1,000 ms, answered at 2,900 ms (it waited in the socket): the lease ends at 2,500 ms.
+    advance(c, clock, 2_900);
+    answeredHeartbeat(consumers[0]!, 1_000);
+    expect(c.writesFenced()).toBe(true);
+  });
+
+  it('after a gap of the event loop stays fenced until a heartbeat sent after the gap is answered', () => {
+    const { kafka, consumers } = fakeKafka();
+    const clock = { now: 0 };
+    const c = coordinator(kafka, () => clock.now);
+    answeredHeartbeat(consumers[0]!, 0);
+    advance(c, clock, 900);
+    answeredHeartbeat(consumers[0]!, 900);
+    // Stopped for 1.2 s: shorter than the lease, but a gap all the same.
+    clock.now = 2_100;
+    expect(c.writesFenced()).toBe(true);
+    // The answer to a heartbeat sent before the gap, read after it, does not lift the fence.
+    answeredHeartbeat(consumers[0]!, 900);
+    expect(c.writesFenced()).toBe(true);
+    advance(c, clock, 2_200);
+    answeredHeartbeat(consumers[0]!, 2_150);
+    expect(c.writesFenced()).toBe(false);
   });
 });

@@ -5,6 +5,11 @@
  * fences the worker: once no heartbeat has succeeded for `fenceAfterMs` (a safe fraction of
  * the session timeout), the worker must assume its shards are being given away and stop
  * ticking, publishing and writing, before the group can hand them to another worker.
+ *
+ * The lease is measured from when the proving request was *sent*, not from when its answer was
+ * read: an answer that waited in the socket while the process was stopped (SIGSTOP, a long GC)
+ * proves membership as of the moment the request left, and no later. And after any gap of the
+ * event loop the worker stays fenced until a heartbeat sent after the gap has been answered.
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
@@ -36,14 +41,30 @@ export interface CoordinatorOptions {
   ) => Promise<void>;
   /** Monotonic milliseconds (a stopped process's wall clock may jump; this one does not lie). */
   now?: () => number;
+  /** Wall-clock milliseconds, the clock kafkajs stamps its requests with. */
+  wall?: () => number;
+  /** A gap this long between two turns of the event loop fences until a fresh heartbeat. */
+  loopGapMs?: number;
   log: Logger;
 }
+
+/** How often the loop-gap watch turns; a gap is measured against it. */
+const TURN_MS = 100;
+/** Requests that prove membership when answered: their send time starts the lease. */
+const PROVING = { Heartbeat: 'heartbeat', SyncGroup: 'sync' } as const;
 
 export class ShardCoordinator {
   private consumer: Consumer;
   private readonly now: () => number;
-  /** Monotonic time of the last proof of membership (a heartbeat or a completed join). */
+  /** Monotonic time at which the last answered proof of membership was sent. */
   private confirmedAt = Number.NEGATIVE_INFINITY;
+  /** Monotonic send times of the newest answered heartbeat and sync requests (kafkajs events). */
+  private readonly sentAt = { heartbeat: Number.NEGATIVE_INFINITY, sync: Number.NEGATIVE_INFINITY };
+  /** The loop-gap watch: when the loop last turned, and when a gap was last seen. */
+  private lastTurn: number;
+  private gapAt = Number.NEGATIVE_INFINITY;
+  private turnTimer: NodeJS.Timeout | undefined;
+  private readonly wall: () => number;
   private assigned: Promise<void> = Promise.resolve();
   /** Between a join and the host having applied its assignment: no ticking meanwhile. */
   private assigning = 0;
@@ -54,7 +75,35 @@ export class ShardCoordinator {
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.now = opts.now ?? (() => performance.now());
+    this.wall = opts.wall ?? Date.now;
+    this.lastTurn = this.now();
     this.consumer = this.create();
+  }
+
+  /**
+   * Marks a turn of the event loop. A turn that comes long after the previous one means the
+   * process was stopped or stalled: everything it believed about its membership is stale.
+   */
+  private turn(): void {
+    const t = this.now();
+    if (t - this.lastTurn > (this.opts.loopGapMs ?? 1_000)) {
+      this.gapAt = t;
+      this.opts.log.warn('event loop gap: fenced until a fresh heartbeat is answered', {
+        gapMs: Math.round(t - this.lastTurn),
+      });
+    }
+    this.lastTurn = t;
+  }
+
+  /** A kafkajs request's wall-clock send time, on the monotonic clock. */
+  private monotonicOf(wallSentAt: number): number {
+    return this.now() - Math.max(0, this.wall() - wallSentAt);
+  }
+
+  /** A proof sent before the last loop gap proves nothing. */
+  private prove(sentAt: number): void {
+    this.turn();
+    if (sentAt > this.gapAt) this.confirmedAt = Math.max(this.confirmedAt, sentAt);
   }
 
   private create(): Consumer {
@@ -69,14 +118,19 @@ export class ShardCoordinator {
       allowAutoTopicCreation: false,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
-    const { HEARTBEAT, GROUP_JOIN, CRASH } = consumer.events;
+    const { HEARTBEAT, GROUP_JOIN, CRASH, REQUEST } = consumer.events;
+    // Emitted when a request's answer arrives, just before kafkajs reports the heartbeat or join.
+    consumer.on(REQUEST, (e) => {
+      const which = PROVING[e.payload.apiName as keyof typeof PROVING];
+      if (which) this.sentAt[which] = this.monotonicOf(e.payload.sentAt);
+    });
     consumer.on(HEARTBEAT, () => {
-      this.confirmedAt = this.now();
+      this.prove(this.sentAt.heartbeat);
       this.restarts = 0;
     });
     consumer.on(GROUP_JOIN, (e) => {
       const wasFenced = this.writesFenced();
-      this.confirmedAt = this.now();
+      this.prove(this.sentAt.sync);
       this.generation++;
       this.memberId = e.payload.memberId;
       const shards = (e.payload.memberAssignment[TOPICS.machineCommands] ?? []).slice().sort((a, b) => a - b);
@@ -131,7 +185,8 @@ export class ShardCoordinator {
 
   /** No saving: membership unconfirmed for longer than the safe fraction of the session. */
   writesFenced(): boolean {
-    return this.now() - this.confirmedAt > this.opts.fenceAfterMs;
+    this.turn();
+    return this.now() - this.confirmedAt > this.opts.fenceAfterMs || this.confirmedAt <= this.gapAt;
   }
 
   /** No ticking or publishing: fenced, or a new assignment is still being applied. */
@@ -144,6 +199,8 @@ export class ShardCoordinator {
   }
 
   start(): Promise<void> {
+    this.turnTimer ??= setInterval(() => this.turn(), TURN_MS);
+    this.turnTimer.unref();
     return this.run();
   }
 
@@ -162,6 +219,7 @@ export class ShardCoordinator {
   /** Leaves the group (its shards move at once); call after the host handed its machines over. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.turnTimer);
     await this.consumer.disconnect();
   }
 }

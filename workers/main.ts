@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
         workerId: args.id,
         mqttUrl: `mqtt://${formatAddress(config.mqtt)}`,
         account: (site, line) => credentials.mqttGateways[`${site}/${line}`],
+        clientIdSuffix: credentials.mqttClientIdSuffix,
         stateDir: join(config.dataDir, 'workers', args.id),
         // Kept until a bridge confirms Kafka has it (ADR 0003).
         confirm: config.pipeline.confirmations

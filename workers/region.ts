@@ -4,7 +4,7 @@
  * publishes their telemetry (sink), and speaks the NATS control plane: queries answered by the
  * owner only, state changes, heartbeats.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { NatsConnection, Subscription } from 'nats';
 import { createMachineModel, type MachineModel, resolveParams } from '../actors/index.js';
 import type { RegisteredMachine } from '../actors/registry.js';
@@ -16,9 +16,12 @@ import {
   subjects,
 } from '../common/machine-commands.js';
 import { safeJson } from '../common/nats.js';
+import { DeadLetters, type PoisonCode } from '../common/poison.js';
 import { toRanges } from '../common/ranges.js';
 import type { FleetRegistry } from '../common/registry.js';
 import type { Metrics } from '../common/runtime.js';
+import { TOPICS } from '../common/topics.js';
+import { reliableProducer } from '../pipeline/kafka.js';
 import { ShardCoordinator } from './coordinator.js';
 import type { LegacyLookup } from './legacy.js';
 import { CommandNotSaved, type Entity, ShardHost, ShardMoved } from './shard-host.js';
@@ -43,6 +46,8 @@ export interface RegionOptions {
 }
 
 const HEARTBEAT_MS = 1_000;
+/** Attempts at a command that fails in a way no rebalance or save explains, before it is dead-lettered. */
+const COMMAND_ATTEMPTS = 3;
 
 export class Region {
   readonly host: ShardHost;
@@ -55,9 +60,18 @@ export class Region {
   private stopRegistry: (() => void) | undefined;
   private joined = false;
   private lastEmitted = { at: Date.now(), count: 0 };
+  private readonly dlq: Producer;
+  private readonly deadLetters: DeadLetters;
 
   constructor(private readonly opts: RegionOptions) {
     const { log } = opts;
+    this.dlq = reliableProducer(opts.kafka);
+    this.deadLetters = new DeadLetters({
+      stage: 'worker',
+      producer: () => this.dlq,
+      metrics: opts.metrics,
+      log,
+    });
     this.sink = opts.sink((site, line) =>
       [...this.hostedIds()].filter((id) => {
         const e = this.host.entity(id);
@@ -138,6 +152,7 @@ export class Region {
         },
       }),
     );
+    await this.dlq.connect();
     await this.coordinator.start();
     this.timers.push(
       setInterval(() => this.host.tickDue(), 50),
@@ -154,6 +169,7 @@ export class Region {
     await this.host.releaseAll();
     await this.sink.stop(Math.max(1_000, deadlineMs - 2_000));
     await this.coordinator.stop();
+    await this.dlq.disconnect().catch(() => undefined);
     for (const s of this.subs) s.unsubscribe();
     this.heartbeat();
   }
@@ -215,14 +231,50 @@ export class Region {
     heartbeat: () => Promise<void>,
   ) {
     const { metrics, log, nc } = this.opts;
+    const source = `${TOPICS.machineCommands}/${shard}@${offset}`;
     const parsed = commandEnvelopeSchema.safeParse(safeJson(value ?? new Uint8Array()));
     if (!parsed.success) {
       metrics.inc('commandsRejected');
-      log.warn('command record rejected', { shard, offset, reason: parsed.error.issues[0]?.message });
+      const issue = parsed.error.issues[0];
+      await this.deadLetter(heartbeat, {
+        key: `shard-${shard}`,
+        raw: value,
+        code: 'schema',
+        reason: `not a command record: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`,
+        source,
+      });
       return;
     }
     const env = parsed.data;
+    // A record on another machine's shard: its machine's owner never reads it, and this worker
+    // must not act on a machine it does not own. Refused, answered, dead-lettered.
+    const home = this.host.shardOf(env.machineId);
+    if (home !== shard) {
+      metrics.inc('commandsRejected');
+      const reason = `a command for ${env.machineId} belongs on shard ${home}, not ${shard}`;
+      await this.deadLetter(heartbeat, {
+        key: env.machineId,
+        raw: value,
+        code: 'wrong-shard',
+        reason,
+        source,
+      });
+      if (env.replyTo)
+        nc.publish(
+          env.replyTo,
+          JSON.stringify({
+            commandId: env.commandId,
+            machineId: env.machineId,
+            ok: false,
+            reason,
+            owner: this.opts.workerId,
+            shard,
+          }),
+        );
+      return;
+    }
     let answer: Awaited<ReturnType<ShardHost['command']>> | undefined;
+    let failures = 0;
     for (let waited = 0; !answer; waited++) {
       // Out of touch with the group: prove membership first. The heartbeat throws if the group
       // is rebalancing, and the record goes to whoever owns the shard afterwards.
@@ -236,7 +288,45 @@ export class Region {
         // The shard moved while the command was in flight: not acknowledged here, so its next
         // owner reads it again and applies it.
         if (err instanceof ShardMoved) metrics.inc('commandsHandedOver');
-        if (!(err instanceof CommandNotSaved)) throw err;
+        if (err instanceof ShardMoved) throw err;
+        if (!(err instanceof CommandNotSaved)) {
+          // Neither a move nor a save: a command the machine cannot take. A few tries (a store
+          // that hiccuped), then it is refused and dead-lettered rather than crash-looping the
+          // consumer (which would rebalance every worker, again and again).
+          if (++failures < COMMAND_ATTEMPTS) {
+            log.warn('command failed; retrying', {
+              machineId: env.machineId,
+              shard,
+              offset,
+              error: String(err),
+            });
+            await heartbeat();
+            await new Promise((r) => setTimeout(r, 200 * failures));
+            continue;
+          }
+          const reason = `the command failed ${COMMAND_ATTEMPTS} times: ${String(err).slice(0, 300)}`;
+          metrics.inc('commandsRejected');
+          await this.deadLetter(heartbeat, {
+            key: env.machineId,
+            raw: value,
+            code: 'refused-by-model',
+            reason,
+            source,
+          });
+          if (env.replyTo)
+            nc.publish(
+              env.replyTo,
+              JSON.stringify({
+                commandId: env.commandId,
+                machineId: env.machineId,
+                ok: false,
+                reason,
+                owner: this.opts.workerId,
+                shard,
+              }),
+            );
+          return;
+        }
         // Applied but not saved (fenced meanwhile, or the store did not answer): never answered
         // before a save carries it. Prove membership and save again.
         if (waited % 50 === 0)
@@ -270,6 +360,22 @@ export class Region {
       by: env.by,
     });
     if (env.replyTo) nc.publish(env.replyTo, JSON.stringify(body));
+  }
+
+  /** A refused command record, copied to the dead-letter topic before its offset is committed. */
+  private async deadLetter(
+    heartbeat: () => Promise<void>,
+    d: { key: string; raw: Buffer | null; code: PoisonCode; reason: string; source: string },
+  ): Promise<void> {
+    const message = this.deadLetters.refuse(d);
+    await this.deadLetters.send(
+      [message],
+      () => true,
+      async (err, attempt) => {
+        this.opts.log.warn('dead-letter send failed; retrying', { error: err.message, attempt });
+        await heartbeat();
+      },
+    );
   }
 
   private describe(e: Entity) {

@@ -19,6 +19,8 @@ export interface SinkOptions {
   /** The line's MQTT account, or undefined when credentials have none for it. */
   account: (site: string, line: string) => { username: string; password: string } | undefined;
   stateDir: string;
+  /** The install's secret client-id suffix (credentials.json): nobody else can take our sessions. */
+  clientIdSuffix?: string;
   confirm: Omit<ConfirmOptions, 'topic'> | undefined;
   /** The machines this worker hosts on a line (for the status message). */
   hostedOn: (site: string, line: string) => string[];
@@ -136,7 +138,8 @@ export class TelemetrySink implements TelemetryPort {
     p = new Publisher({
       url: this.opts.mqttUrl,
       ...account,
-      clientId: gatewayId,
+      // The status topic names the gateway; only the connection carries the secret suffix.
+      clientId: this.opts.clientIdSuffix ? `${gatewayId}-${this.opts.clientIdSuffix}` : gatewayId,
       spool: {
         dir: join(this.opts.stateDir, 'spool', `${m.site}-${m.line}`),
         maxBytes: 256 * 1024 * 1024,

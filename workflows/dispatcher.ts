@@ -5,13 +5,14 @@
  * changes nothing (the workflow drops an event id it has seen). Events of one alarm keep their
  * order; different alarms of a batch go to Temporal side by side.
  *
- * A record that is not an alarm event goes to `telemetry.dlq` (key `alarms`) with the reason.
+ * A record that is not an alarm event, or that Temporal refuses as an invalid request, goes to
+ * `telemetry.dlq` (a bounded copy, key `alarms`) with the reason: it never holds up the others.
  */
 import type { Client } from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { type AlarmEvent, alarmEventSchema } from '../analytics/events.js';
 import type { Logger } from '../common/log.js';
-import { retryUntil } from '../common/retry.js';
+import { classifyTemporal, DeadLetters, writeIsolating } from '../common/poison.js';
 import type { Metrics } from '../common/runtime.js';
 import { TOPICS } from '../common/topics.js';
 import { GroupLag } from '../pipeline/group-lag.js';
@@ -49,6 +50,7 @@ export class Dispatcher {
   private running = false;
   private temporalFailingSince: number | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
+  private readonly deadLetters: DeadLetters;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.consumer = opts.kafka.consumer({
@@ -59,6 +61,12 @@ export class Dispatcher {
       allowAutoTopicCreation: false,
     });
     this.dlq = reliableProducer(opts.kafka);
+    this.deadLetters = new DeadLetters({
+      stage: 'dispatcher',
+      producer: () => this.dlq,
+      metrics: opts.metrics,
+      log: opts.log,
+    });
     this.admin = opts.kafka.admin();
     this.lag = new GroupLag(this.admin, DISPATCHER_GROUP, [TOPICS.alarms]);
   }
@@ -139,26 +147,18 @@ export class Dispatcher {
       const slice = batch.messages.slice(i, i + SLICE);
       m.inc('received', slice.length);
       const { byAlarm, rejects } = this.sort(slice, `${batch.topic}/${batch.partition}`);
-      if (rejects.length > 0) {
-        await retryUntil(() => this.dlq.send({ topic: TOPICS.telemetryDlq, acks: -1, messages: rejects }), {
-          keepGoing,
-          onRetry: (e, a, d) => onRetry('dead-letter', e, a, d),
-        });
-        m.inc('deadLettered', rejects.length);
-        this.opts.log.warn('records on alarms that are not alarm events were dead-lettered', {
-          count: rejects.length,
-        });
-      }
       const queue = [...byAlarm.values()];
       const lane = async () => {
         for (let events = queue.shift(); events; events = queue.shift()) {
-          for (const { e, kafkaTs } of events) {
-            await this.dispatch(e, kafkaTs, keepGoing, onRetry);
+          for (const entry of events) {
+            await this.dispatch(entry, keepGoing, onRetry, (m) => rejects.push(m));
             await heartbeat().catch(() => undefined);
           }
         }
       };
       await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, lane));
+      // Before the offsets that passed them are committed.
+      await this.deadLetters.send(rejects, keepGoing, (e, a, d) => onRetry('dead-letter', e, a, d));
       if (!keepGoing()) return; // a rebalance took the partition: its new owner redoes the slice
       const last = slice[slice.length - 1]!.offset;
       resolveOffset(last);
@@ -169,60 +169,85 @@ export class Dispatcher {
   }
 
   private sort(messages: KafkaMessage[], source: string) {
-    const byAlarm = new Map<string, { e: AlarmEvent; kafkaTs: number }[]>();
+    const byAlarm = new Map<string, Dispatchable[]>();
     const rejects: Message[] = [];
     for (const msg of messages) {
       const parsed = parseAlarmEvent(msg.value);
+      const at = `${source}@${msg.offset}`;
       if (!parsed.ok) {
-        rejects.push({
-          key: TOPICS.alarms,
-          value: msg.value,
-          headers: { reason: parsed.reason, source: `${source}@${msg.offset}`, stage: 'dispatcher' },
-        });
+        rejects.push(
+          this.deadLetters.refuse({
+            key: TOPICS.alarms,
+            raw: msg.value,
+            code: parsed.code,
+            reason: parsed.reason,
+            source: at,
+          }),
+        );
         continue;
       }
       const list = byAlarm.get(parsed.event.alarmId) ?? [];
-      list.push({ e: parsed.event, kafkaTs: Number(msg.timestamp) });
+      list.push({ e: parsed.event, kafkaTs: Number(msg.timestamp), raw: msg.value, source: at });
       byAlarm.set(parsed.event.alarmId, list);
     }
     return { byAlarm, rejects };
   }
 
   private async dispatch(
-    e: AlarmEvent,
-    kafkaTs: number,
+    d: Dispatchable,
     keepGoing: () => boolean,
     onRetry: (what: string, err: Error, attempt: number, delayMs: number) => Promise<void>,
+    reject: (m: Message) => void,
   ): Promise<void> {
+    const { e, kafkaTs } = d;
     // A first deployment, or a dispatcher back after a long outage, reads old events: an alarm
     // long back to normal gets no escalation (its owner, analytics, says which are open).
     const old = Date.now() - kafkaTs > (this.opts.staleAfterMs ?? 300_000);
     const mayStart = !old || !this.opts.isOpen || (await this.opts.isOpen(e.alarmId).catch(() => true));
-    const outcome = await retryUntil(
-      () => dispatchAlarmEvent(this.opts.client, e, this.opts.config, mayStart),
-      {
-        keepGoing,
-        onRetry: (err, a, d) => onRetry('temporal', err, a, d),
+    let outcome: Awaited<ReturnType<typeof dispatchAlarmEvent>> | undefined;
+    // Temporal down or slow: retried for as long as we run. Temporal refusing the request as
+    // invalid (a search attribute too large, say): dead-lettered, once.
+    await writeIsolating([e], {
+      write: async () => {
+        outcome = await dispatchAlarmEvent(this.opts.client, e, this.opts.config, mayStart);
       },
-    );
+      classify: classifyTemporal,
+      onPoison: (_e, failure) =>
+        reject(this.deadLetters.refuse({ key: TOPICS.alarms, raw: d.raw, source: d.source, ...failure })),
+      keepGoing,
+      onRetry: (err, a, delay) => onRetry('temporal', err, a, delay),
+    });
     this.temporalFailingSince = undefined;
+    if (!outcome) return;
     this.opts.metrics.inc(outcome);
     // From the event's append to Kafka to its workflow started: the target's measure.
     if (outcome === 'started') this.opts.metrics.observe('startMs', Math.max(0, Date.now() - kafkaTs));
   }
 }
 
+/** An alarm event on its way to Temporal, with what its dead-letter copy would need. */
+interface Dispatchable {
+  e: AlarmEvent;
+  kafkaTs: number;
+  raw: Buffer | null;
+  source: string;
+}
+
 export function parseAlarmEvent(
   value: Buffer | null,
-): { ok: true; event: AlarmEvent } | { ok: false; reason: string } {
+): { ok: true; event: AlarmEvent } | { ok: false; code: 'not-json' | 'schema'; reason: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(value?.toString() ?? '');
   } catch {
-    return { ok: false, reason: 'not JSON' };
+    return { ok: false, code: 'not-json', reason: 'not JSON' };
   }
   const e = alarmEventSchema.safeParse(raw);
   if (e.success) return { ok: true, event: e.data };
   const issue = e.error.issues[0]!;
-  return { ok: false, reason: `not an alarm event: ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+  return {
+    ok: false,
+    code: 'schema',
+    reason: `not an alarm event: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  };
 }

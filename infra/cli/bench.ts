@@ -7,6 +7,7 @@ import { projectRoot } from '../../common/config.js';
 import type { HostBenchResult } from '../../workers/bench.js';
 import type { Output } from '../supervisor/output.js';
 import { type AlarmsBenchRequest, type AlarmsBenchResult, benchAlarms } from './bench-alarms.js';
+import { benchPauseSoak, type PauseSoakResult } from './bench-pause.js';
 import { benchPipeline, type PipelineBenchRequest, type PipelineBenchResult } from './bench-pipeline.js';
 import { benchFailover, type FailoverBenchResult } from './bench-workers.js';
 import { benchWorkflows, type WorkflowsBenchRequest, type WorkflowsBenchResult } from './bench-workflows.js';
@@ -19,6 +20,8 @@ export interface BenchRequest {
   pipeline?: PipelineBenchRequest & { config: Config };
   /** Also kill workers of the running stack and measure failover and rebalance. */
   failover?: { config: Config; kills: number };
+  /** Also pause workers of the running stack past their session and look for stale readings. */
+  pauseSoak?: { config: Config; rounds: number };
   /** Also inject random faults into the running stack's machines and score the alarms. */
   alarms?: AlarmsBenchRequest & { config: Config };
   /** Also flood the running stack's dispatcher with alarm events and time the escalation starts. */
@@ -109,6 +112,14 @@ function failoverLines(f: FailoverBenchResult): string[] {
   ];
 }
 
+function pauseLines(p: PauseSoakResult): string[] {
+  const took = p.rounds.map((r) => r.takenOverMs);
+  const back = p.rounds.map((r) => r.rejoinedMs);
+  return [
+    `  pause soak (SIGSTOP of a worker until its machines moved, then SIGCONT), ${p.rounds.length} rounds: ${p.staleReadings} stale readings, ${p.overwrittenMachines} machines overwritten with older state; taken over in ${n(Math.min(...took))}-${n(Math.max(...took))} ms, rejoined ${n(Math.min(...back))}-${n(Math.max(...back))} ms after the resume`,
+  ];
+}
+
 const LIMITS = {
   'temporal-server':
     "Temporal limits, not the dispatcher: the server persists each escalation's start, tasks, timers and activities",
@@ -156,6 +167,13 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     );
     failover = await benchFailover(req.failover.config, req.failover.kills, out);
   }
+  let pauseSoak: PauseSoakResult | undefined;
+  if (req.pauseSoak) {
+    out.line(
+      `Soaking the fence: ${req.pauseSoak.rounds} rounds of a worker stopped past its session (SIGSTOP), then resumed…`,
+    );
+    pauseSoak = await benchPauseSoak(req.pauseSoak.config, req.pauseSoak.rounds, out);
+  }
   let alarms: AlarmsBenchResult | undefined;
   if (req.alarms) {
     const { config, ...load } = req.alarms;
@@ -188,6 +206,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     actors,
     shardHost: host,
     ...(failover ? { failover } : {}),
+    ...(pauseSoak ? { pauseSoak } : {}),
     ...(pipeline ? { pipeline } : {}),
     ...(alarms ? { alarms } : {}),
     ...(workflows ? { workflows } : {}),
@@ -203,6 +222,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
       `  one machine, simulated week: ${actors.simulatedWeekMs.actor ?? '-'} ms as an actor, ${actors.simulatedWeekMs.headless} ms headless`,
       `  hosted by a worker: ${n(host.bytesPerHostedMachine)} bytes per machine (${n(host.ratioToBareActor * 100, 1)}% of a bare actor's ${n(host.bytesPerBareActor)}, measured alongside)`,
       ...(failover ? failoverLines(failover) : []),
+      ...(pauseSoak ? pauseLines(pauseSoak) : []),
       ...(pipeline ? pipelineLines(pipeline) : []),
       ...(alarms ? alarmLines(alarms) : []),
       ...(workflows ? workflowLines(workflows) : []),

@@ -365,7 +365,7 @@ const commands: Record<string, Command> = {
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
     usage:
-      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--workflows [--flood N] [--over S] [--burst N]] [--out DIR]',
+      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pause-soak [--rounds R]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--workflows [--flood N] [--over S] [--burst N]] [--out DIR]',
     options: {
       machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
       seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
@@ -387,6 +387,11 @@ const commands: Record<string, Command> = {
         help: "also kill the running stack's workers (SIGKILL) and measure failover and rebalance (factory up first)",
       },
       kills: { type: 'string', help: 'worker kills for --failover (default 10)' },
+      'pause-soak': {
+        type: 'boolean',
+        help: "also stop the running stack's workers (SIGSTOP) past their session, resume them and count stale readings (factory up first)",
+      },
+      rounds: { type: 'string', help: 'pauses for --pause-soak (default 20)' },
       alarms: {
         type: 'boolean',
         help: "also inject random faults into the running stack's machines and score the alarms: detection latency, precision, recall (factory up --machines 200 first)",
@@ -431,6 +436,11 @@ const commands: Record<string, Command> = {
       const failover = values.failover
         ? { config, kills: wholeNumber('kills', values.kills, 10) }
         : undefined;
+      if (!values['pause-soak'] && values.rounds !== undefined)
+        throw new UsageError('--rounds applies to --pause-soak.');
+      const pauseSoak = values['pause-soak']
+        ? { config, rounds: wholeNumber('rounds', values.rounds, 20) }
+        : undefined;
       if (!values.alarms && (values.minutes !== undefined || values.every !== undefined))
         throw new UsageError('--minutes and --every apply to --alarms.');
       const alarms = values.alarms
@@ -453,7 +463,7 @@ const commands: Record<string, Command> = {
             burst: wholeNumber('burst', values.burst, 1000),
           }
         : undefined;
-      await bench({ machines, seconds, outDir, pipeline, failover, alarms, workflows }, out);
+      await bench({ machines, seconds, outDir, pipeline, failover, pauseSoak, alarms, workflows }, out);
       return 0;
     },
   },

@@ -1,6 +1,13 @@
 import type { Address, Config } from '../../common/config.js';
 import type { Component, ComponentContext } from './component.js';
-import { type Healthz, healthyOrThrow, perSecond, readHealthzAt, servedProcess } from './pipeline.js';
+import {
+  deadLetterText,
+  type Healthz,
+  healthyOrThrow,
+  perSecond,
+  readHealthzAt,
+  servedProcess,
+} from './pipeline.js';
 
 /** Where analytics instance n serves /metrics and /healthz: from the metrics base + 61. */
 export const analyticsMetricsAddress = (config: Config, n: number): Address => ({
@@ -26,7 +33,7 @@ export function analytics(ctx: ComponentContext, n: number): Component {
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();
       return {
-        detail: `${detail}; ${c.received ?? 0} readings, ${c.raised ?? 0} alarms raised`,
+        detail: `${detail}; ${c.received ?? 0} readings, ${c.raised ?? 0} alarms raised, ${deadLetterText(c)}`,
         rate: `${perSecond(r.received)} analysed/s`,
       };
     },

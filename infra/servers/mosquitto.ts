@@ -55,6 +55,13 @@ async function assertAnonymousRefused(addr: Address) {
   if (outcome === 'accepted') throw new Error('mosquitto accepts anonymous clients');
 }
 
+/** The largest MQTT packet the broker takes (contract-sized; see the config comment). */
+export const MAX_PACKET_BYTES = 64 * 1024;
+/** Per client: queued messages beyond this many bytes are dropped by the broker. */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+/** Connections: workers × lines, bridge lanes and tools fit many times over. */
+const MAX_CONNECTIONS = 10_000;
+
 export function mosquitto(ctx: ComponentContext): Component {
   const { config } = ctx;
   const dir = paths(config).server('mosquitto');
@@ -90,10 +97,19 @@ export function mosquitto(ctx: ComponentContext): Component {
           'persistence true',
           `persistence_location ${join(dir, 'data')}/`,
           'autosave_interval 30',
-          // Store-and-forward consumers (the bridge) may lag behind bursts: queue, do not drop.
+          // Store-and-forward consumers (the bridge) may lag behind bursts: queue, do not drop,
+          // but never without bound (a session nobody reads would take the broker's memory).
           'max_queued_messages 200000',
+          `max_queued_bytes ${MAX_QUEUED_BYTES}`,
           'max_inflight_messages 1000',
-          'max_packet_size 1048576',
+          // Sized to the contract: a reading is ~300 bytes, the bridge refuses payloads over
+          // 16 KiB, a confirmation is cut at 32 KiB. Larger packets are refused and their
+          // sender disconnected before the broker buffers them.
+          `max_packet_size ${MAX_PACKET_BYTES}`,
+          `max_connections ${MAX_CONNECTIONS}`,
+          // A persistent session whose client never comes back is dropped (MQTT 3.1.1 sessions,
+          // and v5 sessions that ask never to expire).
+          'persistent_client_expiration 2d',
           'log_dest stdout',
           'log_type error',
           'log_type warning',

@@ -16,6 +16,14 @@ export const perSecond = (n: number | undefined) => {
   return v >= 9.95 || v === 0 ? String(Math.round(v)) : v.toFixed(1);
 };
 
+/** A stage's dead letters as `factory status` shows them: the total and each reason's count. */
+export function deadLetterText(c: Record<string, number>): string {
+  const reasons = Object.entries(c)
+    .filter(([k, v]) => k.startsWith('deadLettered:') && v > 0)
+    .map(([k, v]) => `${k.slice('deadLettered:'.length)} ${v}`);
+  return `${c.deadLettered ?? 0} dead-lettered${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
+}
+
 /** Where instance n of a role serves /metrics: bridges from base+1, writers from base+21. */
 export function metricsAddress(ctx: ComponentContext, role: PipelineRole, n: number): Address {
   const { metricsPortBase } = ctx.config.pipeline;
@@ -92,8 +100,8 @@ export function pipelineProcess(ctx: ComponentContext, role: PipelineRole, n: nu
       const { detail, counters: c, rates: r = {} } = await healthz();
       const figures =
         role === 'bridge'
-          ? `${c.received ?? 0} received, ${c.forwarded ?? 0} forwarded, ${c.deadLettered ?? 0} dead-lettered`
-          : `${c.written ?? 0} written, ${c.deadLettered ?? 0} dead-lettered, lag ${c.lag ?? 0}`;
+          ? `${c.received ?? 0} received, ${c.forwarded ?? 0} forwarded, ${deadLetterText(c)}`
+          : `${c.written ?? 0} written, ${deadLetterText(c)}, lag ${c.lag ?? 0}`;
       const rate =
         role === 'bridge'
           ? `${perSecond(r.received)} received/s, ${perSecond(r.forwarded)} forwarded/s`

@@ -1,6 +1,13 @@
 import type { Address, Config } from '../../common/config.js';
 import type { Component, ComponentContext } from './component.js';
-import { type Healthz, healthyOrThrow, perSecond, readHealthzAt, servedProcess } from './pipeline.js';
+import {
+  deadLetterText,
+  type Healthz,
+  healthyOrThrow,
+  perSecond,
+  readHealthzAt,
+  servedProcess,
+} from './pipeline.js';
 
 /** Where worker n serves /metrics and /healthz: from the metrics base + 41. */
 export const workerMetricsAddress = (config: Config, n: number): Address => ({
@@ -31,7 +38,7 @@ export function worker(ctx: ComponentContext, n: number): Component {
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();
       return {
-        detail: `${detail}; ${c.emitted ?? 0} emitted, ${c.commandsApplied ?? 0} commands applied`,
+        detail: `${detail}; ${c.emitted ?? 0} emitted, ${c.commandsApplied ?? 0} commands applied, ${deadLetterText(c)}`,
         rate: `${perSecond(r.emitted)} emitted/s`,
       };
     },

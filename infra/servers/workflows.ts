@@ -1,6 +1,13 @@
 import type { Address, Config } from '../../common/config.js';
 import type { Component, ComponentContext } from './component.js';
-import { type Healthz, healthyOrThrow, perSecond, readHealthzAt, servedProcess } from './pipeline.js';
+import {
+  deadLetterText,
+  type Healthz,
+  healthyOrThrow,
+  perSecond,
+  readHealthzAt,
+  servedProcess,
+} from './pipeline.js';
 
 /** Where workflow worker n serves /metrics and /healthz: from the metrics base + 81. */
 export const workflowsMetricsAddress = (config: Config, n: number): Address => ({
@@ -26,7 +33,7 @@ export function workflows(ctx: ComponentContext, n: number): Component {
     async health() {
       const { detail, counters: c, rates: r = {} } = await healthz();
       return {
-        detail: `${detail}; ${c.started ?? 0} escalations started, ${c.signalled ?? 0} events signalled`,
+        detail: `${detail}; ${c.started ?? 0} escalations started, ${c.signalled ?? 0} events signalled, ${deadLetterText(c)}`,
         rate: `${perSecond(r.received)} alarm events/s`,
       };
     },

@@ -4,6 +4,7 @@ import type { Logger } from '../../common/log.js';
 import { backoffDelay } from '../../common/retry.js';
 import type { Component } from '../servers/component.js';
 import { type KeeperState, keeperStateFile } from '../servers/keeper.js';
+import { rotateLogs } from './log-rotate.js';
 import type { Output } from './output.js';
 import { stopProcess } from './process.js';
 import {
@@ -89,6 +90,12 @@ export class Keeper {
       this.lastHealth = now;
       const rows = await Promise.all(tiers.flat().map((c) => probe(config, c)));
       this.health = new Map(rows.map((r) => [r.name, r]));
+      try {
+        const rotated = rotateLogs(paths(config).logs);
+        if (rotated.length > 0) this.opts.log.info('logs rotated', { logs: rotated });
+      } catch (err) {
+        this.opts.log.warn('log rotation failed', { error: (err as Error).message });
+      }
     }
     const due: { c: Component; w: Watch; why: string; stopFirst: boolean }[] = [];
     for (const [i, tier] of tiers.entries()) {

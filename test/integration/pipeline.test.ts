@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { formatAddress, paths } from '../../common/config.js';
@@ -135,7 +135,7 @@ describe('ingestion without loss, against the real servers', () => {
       ['missing', JSON.stringify({ ...good, oee: undefined }), /oee/],
       ['version', JSON.stringify({ ...good, v: 2 }), /unknown schema version/],
       ['oversized', Buffer.alloc(20_000, 0x20), /oversized/],
-      ['past', JSON.stringify({ ...good, ts: now - 30 * 24 * 3600 * 1000 }), /in the past/],
+      ['past', JSON.stringify({ ...good, ts: now - 30 * 24 * 3600 * 1000 }), /older than/],
       ['future', JSON.stringify({ ...good, ts: now + 3600 * 1000 }), /in the future/],
       ['mismatch', JSON.stringify({ ...good, machineId: 'E-9999' }), /does not match/],
     ];
@@ -155,7 +155,7 @@ describe('ingestion without loss, against the real servers', () => {
     await gw.endAsync();
     await s.runFor(200);
 
-    const found = new Map<string, { reason: string; raw: Buffer }>();
+    const found = new Map<string, { reason: string; raw: Buffer; headers: Record<string, string> }>();
     const consumer = kafka.consumer({ groupId: `dlq-test-${tag}` });
     await consumer.connect();
     await consumer.subscribe({ topic: TOPICS.telemetryDlq, fromBeginning: true });
@@ -163,7 +163,13 @@ describe('ingestion without loss, against the real servers', () => {
       eachMessage: async ({ message }) => {
         const key = message.key?.toString() ?? '';
         if (ids.includes(key))
-          found.set(key, { reason: String(message.headers?.reason ?? ''), raw: message.value! });
+          found.set(key, {
+            reason: String(message.headers?.reason ?? ''),
+            raw: message.value!,
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+            ),
+          });
       },
     });
     const all = await waitFor(() => found.size === ids.length, 60_000);
@@ -173,7 +179,17 @@ describe('ingestion without loss, against the real servers', () => {
     for (const [i, [name, payload, reason]] of corpus.entries()) {
       const entry = found.get(ids[i]!)!;
       expect(entry.reason, name).toMatch(reason);
-      if (name === 'oversized') expect(entry.raw.equals(payload as Buffer)).toBe(true); // raw bytes kept
+      if (name === 'oversized') {
+        // A bounded copy: the first 16 KiB of the raw bytes, with the original's size and hash.
+        expect(entry.raw.equals((payload as Buffer).subarray(0, 16 * 1024))).toBe(true);
+        expect(entry.headers).toMatchObject({
+          originalBytes: '20000',
+          truncated: 'true',
+          sha256: createHash('sha256').update(payload).digest('hex'),
+          code: 'oversized',
+          stage: 'bridge',
+        });
+      }
     }
     await expectNoLoss(await s.finish(), 'valid stream beside malformed payloads');
   });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type Config, loadConfig, paths, projectRoot } from '../../common/config.js';
-import { readPidFile } from '../../infra/supervisor/process.js';
+import { keeperHeld } from '../../infra/cli/bench-pause.js';
 import { type CliResult, runCli } from '../../simulations/stack.js';
 
 /**
@@ -48,20 +48,7 @@ export const factory = (args: string[], overrides: Record<string, string> = {}, 
  * Runs `work` with the suite's keeper paused (SIGSTOP), for tests that take a server down on
  * purpose and must see it stay down; the keeper resumes (SIGCONT) afterwards, whatever happens.
  */
-export async function keeperPaused<T>(work: () => Promise<T>): Promise<T> {
-  const record = readPidFile(paths(testConfig()).pid('keeper'));
-  if (!record) throw new Error('the suite stack has no keeper running');
-  process.kill(record.pid, 'SIGSTOP');
-  try {
-    return await work();
-  } finally {
-    try {
-      process.kill(record.pid, 'SIGCONT');
-    } catch {
-      // `factory up` replaced the paused keeper meanwhile (as it does with a stuck one)
-    }
-  }
-}
+export const keeperPaused = <T>(work: () => Promise<T>): Promise<T> => keeperHeld(testConfig(), work);
 
 /** The confirmation settings of a real gateway (firmware/main.ts), for in-process test gateways. */
 export const gatewayConfirm = { maxUnconfirmed: 50_000, timeoutMs: 15_000, maxTimeoutMs: 60_000 };

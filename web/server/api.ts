@@ -59,6 +59,26 @@ export interface ApiContext {
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /**
+ * The routes anyone on this machine may call without the token: the API's description, its
+ * health (`factory status` asks it) and the reads of the live view, which the page makes
+ * before it has a token (it gets one only from the `#token=` link) and scripts make with none.
+ * Every other route, a route added later included, needs `Authorization: Bearer <token>`.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
+  'GET /api/openapi.json',
+  'GET /api/health',
+  'GET /api/events',
+  'GET /api/machines',
+  'GET /api/machines/{machineId}',
+  'GET /api/machines/{machineId}/series',
+  'GET /api/alarms',
+  'GET /api/tickets',
+  'GET /api/kpis',
+  'GET /api/workers',
+  'GET /api/pipeline',
+]);
+
+/**
  * A CLI function's refusal as an HTTP answer: its sentence, with the status it amounts to.
  * The CLI's sentences are the contract for people; the status is for scripts.
  */
@@ -276,7 +296,6 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       path: '/api/machines/{machineId}/inject',
       summary: 'Injects a fault into a machine through machine-commands, as `factory inject` does.',
-      auth: true,
       params: machineParams,
       body: injectBodySchema,
       response: commandAnswerResponseSchema,
@@ -288,7 +307,6 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       path: '/api/machines/{machineId}/commands',
       summary: 'Sends a command (START, STOP, CLEAR_FAULT, ...) to a machine, as `factory command` does.',
-      auth: true,
       params: machineParams,
       body: commandBodySchema,
       response: commandAnswerResponseSchema,
@@ -307,7 +325,6 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       path: '/api/alarms/{alarmId}/acknowledge',
       summary: 'Acknowledges an alarm through its owner, as `factory alarm ack` does.',
-      auth: true,
       params: alarmParams,
       body: acknowledgeBodySchema,
       response: alarmAnswerResponseSchema,
@@ -325,7 +342,6 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       path: '/api/alarms/{alarmId}/shelve',
       summary: 'Shelves an alarm for `minutes` (at most a week), as `factory alarm shelve` does.',
-      auth: true,
       params: alarmParams,
       body: shelveBodySchema,
       response: alarmAnswerResponseSchema,
@@ -368,7 +384,6 @@ export function apiRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       path: '/api/tickets',
       summary: 'Opens a maintenance ticket on a machine, as `factory ticket open` does.',
-      auth: true,
       body: openTicketBodySchema,
       response: openTicketResponseSchema,
       handle: async ({ body }) => {

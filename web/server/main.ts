@@ -11,7 +11,7 @@ import { FleetRegistry } from '../../common/registry.js';
 import { onShutdown, parseProcessArgs, runProcess } from '../../common/runtime.js';
 import { workflowLink } from '../../infra/cli/ticket.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
-import { apiRoutes } from './api.js';
+import { apiRoutes, PUBLIC_ROUTES } from './api.js';
 import { LiveFleet } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { PipelineCounters } from './pipeline.js';
@@ -45,8 +45,15 @@ async function main(argv: string[]): Promise<number> {
     pipeline,
     openapi: () => openapi,
   });
-  openapi = openApiDocument(routes, '1');
-  const server = await startWebServer({ addr: config.http, routes, token: () => apiToken(config), log });
+  openapi = openApiDocument(routes, '1', PUBLIC_ROUTES);
+  const server = await startWebServer({
+    addr: config.http,
+    routes,
+    publicRoutes: PUBLIC_ROUTES,
+    allowedHosts: config.httpAllowedHosts,
+    token: () => apiToken(config),
+    log,
+  });
   const timer = setInterval(() => {
     if (live.followers > 0) void pipeline.read().then((p) => live.broadcast('pipeline', p));
   }, PIPELINE_EVERY_MS);

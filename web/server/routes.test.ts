@@ -23,7 +23,6 @@ const routes: Route[] = [
     method: 'POST',
     path: '/api/things/{id}/poke',
     summary: 'pokes a thing',
-    auth: true,
     params: z.object({ id: z.string() }),
     body: z.object({ minutes: z.number().int().positive() }).strict(),
     response: z.object({ ok: z.boolean() }),
@@ -34,17 +33,25 @@ const routes: Route[] = [
       return { ok: true };
     },
   }),
+  route({
+    method: 'GET',
+    path: '/api/secrets',
+    summary: 'a read nobody listed as public',
+    response: z.object({ secret: z.string() }),
+    handle: async () => ({ secret: 'hush' }),
+  }),
 ];
+const PUBLIC = new Set(['GET /api/things/{id}']);
 
 let server: Server;
 let base = '';
 const errors: unknown[] = [];
 beforeAll(async () => {
-  const api = router(
-    routes,
-    () => TOKEN,
-    (err) => errors.push(err),
-  );
+  const api = router(routes, {
+    publicRoutes: PUBLIC,
+    token: () => TOKEN,
+    onError: (err) => errors.push(err),
+  });
   server = createServer((req, res) => {
     void api(req, res).then((handled) => {
       if (!handled) res.writeHead(204).end();
@@ -97,6 +104,25 @@ describe('the API router', () => {
     expect(calls.length).toBe(before + 1);
   });
 
+  it('asks for the token on every route not listed as public, reads included', async () => {
+    const none = await fetch(`${base}/api/secrets`);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: string }).error).toMatch(/Authorization: Bearer/);
+    const wrong = await fetch(`${base}/api/secrets`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(403);
+    const right = await fetch(`${base}/api/secrets`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(await right.json()).toEqual({ secret: 'hush' });
+  });
+
+  it('refuses a public list that names no route or a route that changes state', () => {
+    const make = (key: string) => () =>
+      router(routes, { publicRoutes: new Set([key]), token: () => TOKEN, onError: () => {} });
+    expect(make('GET /api/thing/{id}')).toThrow(
+      'The public route "GET /api/thing/{id}" is not in the route table.',
+    );
+    expect(make('POST /api/things/{id}/poke')).toThrow(/only reads may be public/);
+  });
+
   it('says 404 for unknown paths, 405 with Allow for a wrong method, 413 and 415 for bodies', async () => {
     expect((await fetch(`${base}/api/nothing`)).status).toBe(404);
     const m = await fetch(`${base}/api/things/T-1`, { method: 'DELETE' });
@@ -138,8 +164,9 @@ describe('CLI refusals as HTTP answers', () => {
 
 describe('the OpenAPI document', () => {
   it('describes every route with its parameters, body, responses and the token it needs', () => {
-    const doc = openApiDocument(routes, '1') as {
+    const doc = openApiDocument(routes, '1', PUBLIC) as {
       openapi: string;
+      security: unknown;
       paths: Record<
         string,
         Record<
@@ -156,12 +183,21 @@ describe('the OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0');
     const get = doc.paths['/api/things/{id}']!.get!;
     expect(get.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(['path:id', 'query:n']);
-    expect(get.security).toBeUndefined();
+    // The token is the document's default; a public operation opts out.
+    expect(doc.security).toEqual([{ apiToken: [] }]);
+    expect(get.security).toEqual([]);
+    expect(Object.keys(get.responses)).not.toContain('401');
+    expect(doc.paths['/api/secrets']!.get!.security).toBeUndefined();
+    expect(Object.keys(doc.paths['/api/secrets']!.get!.responses)).toEqual(
+      expect.arrayContaining(['401', '403', '421']),
+    );
     const poke = doc.paths['/api/things/{id}/poke']!.post!;
-    expect(poke.security).toEqual([{ apiToken: [] }]);
+    expect(poke.security).toBeUndefined();
     expect(poke.requestBody).toMatchObject({
       content: { 'application/json': { schema: { properties: { minutes: { type: 'integer' } } } } },
     });
-    expect(Object.keys(poke.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403']));
+    expect(Object.keys(poke.responses)).toEqual(
+      expect.arrayContaining(['200', '400', '401', '403', '408', '413', '415', '421']),
+    );
   });
 });

@@ -34,11 +34,16 @@ const FIELD_ALIASES: Record<string, SensorField> = {
 const field = z
   .string()
   .transform((s, ctx) => {
-    const f = (SENSOR_FIELDS as readonly string[]).includes(s) ? (s as SensorField) : FIELD_ALIASES[s];
+    // Own properties only: `constructor` is "in" every object, and would come back as a function.
+    const f = (SENSOR_FIELDS as readonly string[]).includes(s)
+      ? (s as SensorField)
+      : Object.hasOwn(FIELD_ALIASES, s)
+        ? FIELD_ALIASES[s]
+        : undefined;
     if (!f) {
       ctx.addIssue({
         code: 'custom',
-        message: `unknown sensor field '${s}'; expected one of ${SENSOR_FIELDS.join(', ')}`,
+        message: `unknown sensor field '${s.slice(0, 64)}'; expected one of ${SENSOR_FIELDS.join(', ')}`,
       });
       return z.NEVER;
     }
@@ -153,6 +158,17 @@ const parsedCommands = new WeakSet<object>();
 export const isParsedCommand = (event: unknown): event is Command =>
   typeof event === 'object' && event !== null && parsedCommands.has(event);
 
+/**
+ * A refused value, as a reason shows it: strings quoted and cut at 64 characters, anything
+ * else by its kind (a BigInt or a cyclic object cannot be written as JSON, and must not throw).
+ */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 64));
+  if (v === undefined || v === null) return 'null';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return `(a ${Array.isArray(v) ? 'list' : typeof v})`;
+}
+
 /** Parses an untrusted command. Never throws; the reason names the field and what was expected. */
 export function parseCommand(input: unknown): ParsedCommand {
   if (isParsedCommand(input)) return { ok: true, command: input };
@@ -164,7 +180,7 @@ export function parseCommand(input: unknown): ParsedCommand {
     return {
       ok: false,
       command: typeof type === 'string' ? type.slice(0, 64) : 'unknown',
-      reason: `unknown command ${JSON.stringify(typeof type === 'string' ? type.slice(0, 64) : (type ?? null))}; expected one of ${COMMAND_TYPES.join(', ')}`,
+      reason: `unknown command ${describeValue(type)}; expected one of ${COMMAND_TYPES.join(', ')}`,
     };
   if (type === 'INJECT_FAULT') {
     const fault = (input as { fault?: unknown }).fault;
@@ -172,7 +188,7 @@ export function parseCommand(input: unknown): ParsedCommand {
       return {
         ok: false,
         command: type,
-        reason: `unknown fault ${JSON.stringify(fault ?? null)}; expected one of ${FAULT_KINDS.join(', ')}`,
+        reason: `unknown fault ${describeValue(fault)}; expected one of ${FAULT_KINDS.join(', ')}`,
       };
   }
   const parsed = SCHEMAS[type as CommandType].safeParse(input);

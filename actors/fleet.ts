@@ -90,7 +90,7 @@ export function validateFleet(input: unknown): FleetResult {
       if (lines.has(line.id)) problems.push(`line ${line.id} appears twice in site ${site.id}`);
       lines.add(line.id);
       for (const m of line.machines)
-        if (!(m.type in fleet.machineTypes))
+        if (!Object.hasOwn(fleet.machineTypes, m.type))
           problems.push(
             `${site.id}/${line.id} uses machine type '${m.type}', which machineTypes does not define`,
           );

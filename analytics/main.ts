@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     nc,
     store: await AnalyticsStore.open(nc),
     registry: await FleetRegistry.open(nc),
-    influx: pipelineInflux(config),
+    influx: pipelineInflux(config, 'writer'),
     rules,
     metrics,
     log,

@@ -104,7 +104,13 @@ export class ConfirmationBuffer {
           machines = 0;
           bytes = 100;
         }
-        message[kind][machineId] = ranges;
+        // An own property whatever the id: `obj["__proto__"] = x` would set the prototype instead.
+        Object.defineProperty(message[kind], machineId, {
+          value: ranges,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         machines++;
         bytes += size;
       }

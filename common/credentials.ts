@@ -25,6 +25,14 @@ const credentialsSchema = z.object({
    * sessions (absent in files of older versions).
    */
   mqttClientIdSuffix: z.string().min(8).optional(),
+  /**
+   * InfluxDB's accounts (absent in files of older versions): `admin` provisions, `writer` may
+   * read and write database `factory`, `reader` may only read it (the web view, Grafana,
+   * verify). `sharedSecret` signs InfluxDB's JWTs: without one, 1.x accepts forged tokens.
+   */
+  influx: z
+    .object({ admin: account, writer: account, reader: account, sharedSecret: z.string().min(16) })
+    .optional(),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
@@ -55,6 +63,15 @@ export function ensureCredentials(
   let changed = !current;
   if (!next.api) {
     next.api = { token: randomBytes(24).toString('base64url') };
+    changed = true;
+  }
+  if (!next.influx) {
+    next.influx = {
+      admin: { username: 'admin', password: secret() },
+      writer: { username: 'writer', password: secret() },
+      reader: { username: 'reader', password: secret() },
+      sharedSecret: randomBytes(32).toString('base64url'),
+    };
     changed = true;
   }
   if (!next.mqttClientIdSuffix) {
@@ -115,4 +132,14 @@ export function apiToken(config: Config): string {
 /** An internal MQTT client id: the process's own name and the install's secret suffix. */
 export function internalClientId(creds: Credentials, name: string): string {
   return creds.mqttClientIdSuffix ? `${name}-${creds.mqttClientIdSuffix}` : name;
+}
+
+export type InfluxRole = 'admin' | 'writer' | 'reader';
+
+/** An InfluxDB account of the embedded stack, or a sentence saying how to get one. */
+export function influxAccount(config: Config, role: InfluxRole): Account {
+  const influx = readCredentials(config).influx;
+  if (!influx)
+    throw new CredentialsError('No InfluxDB accounts yet: run "factory up" once to generate them.');
+  return influx[role];
 }

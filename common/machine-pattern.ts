@@ -18,8 +18,33 @@ export function machinePatternProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-// Parts hold only word characters, '-' and '*' (checked above), so '*' is the one to translate.
-const glob = (p: string) => new RegExp(`^${p.replaceAll('*', '.*')}$`);
+/**
+ * A matcher for one part: `*` matches any run of characters, everything else itself. Greedy
+ * with one backtrack point (the last star), so it takes time linear in pattern × id, never the
+ * exponential backtracking a `.*` regular expression can fall into (`*a*a*a*a*a*a*b`).
+ */
+const glob = (pattern: string) => ({
+  test(s: string): boolean {
+    let p = 0;
+    let i = 0;
+    let star = -1;
+    let mark = 0;
+    while (i < s.length) {
+      if (p < pattern.length && pattern[p] !== '*' && pattern[p] === s[i]) {
+        p++;
+        i++;
+      } else if (p < pattern.length && pattern[p] === '*') {
+        star = p++;
+        mark = i;
+      } else if (star >= 0) {
+        p = star + 1;
+        i = ++mark;
+      } else return false;
+    }
+    while (pattern[p] === '*') p++;
+    return p === pattern.length;
+  },
+});
 
 export function machineMatcher(patterns: readonly string[]): (m: MachineRef) => boolean {
   const tests = patterns.map((pattern) => {

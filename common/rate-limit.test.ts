@@ -5,7 +5,8 @@ describe('KeyedRateLimit', () => {
   it('lets a burst through, then the rate, per key, without one key spending another', () => {
     let now = 0;
     const limit = new KeyedRateLimit(10, 20, () => now);
-    const taken = (key: string, n: number) => Array.from({ length: n }, () => limit.take(key)).filter(Boolean).length;
+    const taken = (key: string, n: number) =>
+      Array.from({ length: n }, () => limit.take(key)).filter(Boolean).length;
     expect(taken('line-1', 100)).toBe(20);
     expect(taken('line-2', 5)).toBe(5);
     now += 1_000;

@@ -3,7 +3,9 @@ import { z } from 'zod';
 /** Ids as they appear in topics and tags: no MQTT wildcards, no separators, bounded. */
 export const idSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"');
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
+  // As an object key (confirmations, per-machine maps) it would set a prototype, not a key.
+  .refine((s) => s !== '__proto__', 'must not be "__proto__"');
 
 const finite = (min: number, max: number) =>
   z

@@ -1,17 +1,22 @@
 import { FieldType, InfluxDB, type IPoint } from 'influx';
 import type { AlarmEvent } from '../analytics/events.js';
 import type { Config } from '../common/config.js';
+import { type InfluxRole, influxAccount } from '../common/credentials.js';
 import { MEASUREMENTS, RETENTION } from '../common/influx-schema.js';
 import type { TelemetryV1 } from '../common/telemetry.js';
 import type { MachineEvent } from './validate.js';
 
 export const EVENTS_MEASUREMENT = 'machine_events';
 
-/** The `influx` client with the contract's field types (integers stay integers). */
-export function pipelineInflux(config: Config): InfluxDB {
+/**
+ * The `influx` client with the contract's field types (integers stay integers), signed in as
+ * `role`: `writer` for what stores, `reader` for what only looks, `admin` to provision.
+ */
+export function pipelineInflux(config: Config, role: InfluxRole): InfluxDB {
   return new InfluxDB({
     host: config.influx.host,
     port: config.influx.port,
+    ...influxAccount(config, role),
     database: config.influxDb,
     schema: [
       {

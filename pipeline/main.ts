@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
         })
       : new Writer({
           kafka,
-          influx: pipelineInflux(config),
+          influx: pipelineInflux(config, 'writer'),
           metrics,
           log,
           chunk: 5_000,

@@ -223,7 +223,7 @@ export async function runWall(
         }
       })();
       const ids = machines.map((m) => m.machineId);
-      const influx = pipelineInflux(config);
+      const influx = pipelineInflux(config, 'reader');
       while (Date.now() < endAt) {
         const stored = await machinesStoredSince(influx, since).catch(() => new Set<string>());
         if (ids.every((id) => stored.has(id))) {
@@ -326,7 +326,7 @@ async function sample(config: Config): Promise<{ t: number; values: Omit<Sample,
 /** Temperature, vibration and state of the given machines over the run, from raw telemetry. */
 async function telemetrySeries(config: Config, ids: string[], from: number, to: number): Promise<Series[]> {
   if (ids.length === 0) return [];
-  const influx = pipelineInflux(config);
+  const influx = pipelineInflux(config, 'reader');
   const rows = await influx
     .query<{ time: Date; machine: string; state: string; temperature: number; vibration: number }>(
       `SELECT "temperature", "vibration", "state", "machine" FROM "${RETENTION.raw.name}"."${MEASUREMENTS.telemetry}" WHERE time >= ${from}ms AND time <= ${to}ms AND (${ids.map((id) => `"machine" = '${id}'`).join(' OR ')})`,

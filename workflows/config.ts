@@ -71,7 +71,7 @@ export const escalationConfigSchema = z
   .superRefine((c, ctx) => {
     const known = (what: 'role' | 'channel', value: string, path: (string | number)[]) => {
       const table = what === 'role' ? c.roles : { log: { kind: 'log' }, ...c.channels };
-      if (!(value in table))
+      if (!Object.hasOwn(table, value))
         ctx.addIssue({
           code: 'custom',
           path,

@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const activities = createActivities({
     producer,
     nc,
-    influx: pipelineInflux(config),
+    influx: pipelineInflux(config, 'writer'),
     channels: escalation.channels,
     log: log.child({ part: 'activities' }),
   });

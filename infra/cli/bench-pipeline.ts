@@ -697,7 +697,7 @@ async function drain(
   sampler: StageSampler,
   out: Output,
 ): Promise<{ stored: number; finished: number }> {
-  const influx = pipelineInflux(config);
+  const influx = pipelineInflux(config, 'reader');
   const progress = throttled(out);
   for (;;) {
     const stored = await countStored(influx, run, load.started - 60_000);

@@ -26,7 +26,10 @@ export function paramsOf(pairs: string[]): Record<string, string> {
   for (const p of pairs) {
     const i = p.indexOf('=');
     if (i <= 0) throw new StackError(`--param takes key=value, not "${p}".`);
-    out[p.slice(0, i)] = p.slice(i + 1);
+    const key = p.slice(0, i);
+    // Assigned, `__proto__` would vanish without a word (it sets the prototype): refused instead.
+    if (key === '__proto__') throw new StackError('--param cannot be named __proto__.');
+    out[key] = p.slice(i + 1);
   }
   return out;
 }

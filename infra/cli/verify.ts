@@ -89,7 +89,7 @@ export async function checkLoss(
   const { expected, reservations } = await expectations(config);
   opts.onStart?.(expected.size);
   return verifyLoss({
-    influx: pipelineInflux(config),
+    influx: pipelineInflux(config, 'reader'),
     kafka: pipelineKafka(config, 'factory-verify', silentLogger),
     expected,
     reservations,

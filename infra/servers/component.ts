@@ -7,8 +7,12 @@ export interface Component {
   name: string;
   /** What people connect to; shown by `factory up` and `factory status`. */
   address: string;
-  /** Addresses it binds, each with the variable that moves it (named when a port is taken). */
-  binds: { addr: Address; variable: string }[];
+  /**
+   * Addresses it binds, each with the variable that moves it (named when a port is taken).
+   * `authenticated`: every client must prove who it is there (MQTT passwords, the API token);
+   * any other bind is refused on an address other machines can reach.
+   */
+  binds: { addr: Address; variable: string; authenticated?: boolean }[];
   /** Writes config files and prepares storage; idempotent. */
   prepare(): Promise<void>;
   spawn(): SpawnSpec;
@@ -59,4 +63,23 @@ export function projectProcess(config: Config, script: string, args: string[]): 
     cwd: projectRoot,
     marker: path,
   };
+}
+
+/** Loopback: an address only this machine can reach. */
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
+/**
+ * One sentence per bind that would expose a server without authentication to the network
+ * (Kafka, NATS, InfluxDB and Temporal run without it in the embedded default: docs/security.md).
+ */
+export function exposedBinds(components: Component[]): string[] {
+  return components.flatMap((c) =>
+    c.binds
+      .filter((b) => !b.authenticated && !isLoopback(b.addr.host))
+      .map(
+        (b) =>
+          `${c.name} would listen on ${b.addr.host}:${b.addr.port} without authentication: keep ${b.variable} on 127.0.0.1 (docs/security.md says which servers authenticate).`,
+      ),
+  );
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, projectRoot } from '../../common/config.js';
+import { ensureCredentials } from '../../common/credentials.js';
 import { grafana, grafanaBinary, provisioningFiles } from './grafana.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'factory-grafana-'));
@@ -61,12 +62,16 @@ describe('grafana', () => {
       FACTORY_DATA_DIR: join(scratch, 'data'),
       FACTORY_GRAFANA_ADDR: '127.0.0.1:23001',
     });
+    const { credentials } = ensureCredentials(config, []);
     const c = grafana({ config, tools }, '/opt/grafana/bin/grafana');
     await c.prepare();
     const dir = join(scratch, 'data', 'grafana');
-    expect(readFileSync(join(dir, 'provisioning', 'datasources', 'factory.yaml'), 'utf8')).toContain(
-      'uid: factory-influxdb',
-    );
+    const datasource = readFileSync(join(dir, 'provisioning', 'datasources', 'factory.yaml'), 'utf8');
+    expect(datasource).toContain('uid: factory-influxdb');
+    // Grafana reads with InfluxDB's read-only account, never the writer's or the admin's.
+    expect(datasource).toContain(`user: ${credentials.influx!.reader.username}`);
+    expect(datasource).toContain(JSON.stringify(credentials.influx!.reader.password));
+    expect(datasource).not.toContain(credentials.influx!.writer.password);
     expect(statSync(join(dir, 'admin-password')).mode & 0o777).toBe(0o600);
     const spec = c.spawn();
     expect(spec.command).toBe('/opt/grafana/bin/grafana');

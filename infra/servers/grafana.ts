@@ -10,6 +10,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSy
 import { delimiter, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { addressVariable, type Config, formatAddress, paths, projectRoot } from '../../common/config.js';
+import { readCredentials } from '../../common/credentials.js';
 import { DASHBOARD_UIDS } from '../grafana/dashboards.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
 
@@ -38,7 +39,22 @@ export function provisioningFiles(config: Config): { datasource: string; dashboa
   const influxUrl = `http://${formatAddress(config.influx)}`;
   const datasource = readFileSync(join(PROVISIONING, 'datasources', 'factory.yaml'), 'utf8')
     .replace(DEFAULT_INFLUX_URL, influxUrl)
-    .replace('dbName: factory', `dbName: ${config.influxDb}`);
+    .replace('dbName: factory', `dbName: ${config.influxDb}`)
+    // Grafana reads with the read-only account (credentials.json influx.reader).
+    .replace(
+      / {4}# With authentication on, add[^\n]*\n {4}# user: grafana\n {4}# secureJsonData:\n {4}# {3}password: <password>\n?/,
+      () => {
+        let reader: { username: string; password: string } | undefined;
+        try {
+          reader = readCredentials(config).influx?.reader;
+        } catch {
+          reader = undefined; // no stack yet: the file keeps its comment
+        }
+        return reader
+          ? `    user: ${reader.username}\n    secureJsonData:\n      password: ${JSON.stringify(reader.password)}\n`
+          : '';
+      },
+    );
   const dashboards = readFileSync(join(PROVISIONING, 'dashboards', 'factory.yaml'), 'utf8').replace(
     'path: __DASHBOARDS_DIR__',
     `path: ${DASHBOARDS}`,

@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InfluxDB } from 'influx';
 import { addressVariable, formatAddress, paths } from '../../common/config.js';
+import { influxAccount, readCredentials } from '../../common/credentials.js';
 import { RETENTION, rollupQuery } from '../../common/influx-schema.js';
 import { pipelineInflux } from '../../pipeline/influx.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
@@ -10,6 +12,32 @@ export function influxdb(ctx: ComponentContext): Component {
   const dir = paths(config).server('influxdb');
   const conf = join(dir, 'influxdb.conf');
   const db = config.influxDb;
+  const influxCredentials = () => {
+    const c = readCredentials(config).influx;
+    if (!c) throw new Error('credentials.json has no InfluxDB accounts: run "factory up" to generate them.');
+    return c;
+  };
+
+  /**
+   * The admin first: with authentication on and no user yet, InfluxDB lets exactly one
+   * statement through unauthenticated, the creation of an admin. Then the writer and the
+   * reader, with their passwords as credentials.json says (set again: the file is the truth).
+   */
+  async function ensureUsers() {
+    const { admin, writer, reader } = influxCredentials();
+    const asAdmin = pipelineInflux(config, 'admin');
+    const users = await asAdmin.getUsers().catch(async (err: { res?: { statusCode?: number } }) => {
+      if (err.res?.statusCode !== 401 && err.res?.statusCode !== 403) throw err;
+      const anonymous = new InfluxDB({ host: config.influx.host, port: config.influx.port });
+      await anonymous.createUser(admin.username, admin.password, true);
+      return asAdmin.getUsers();
+    });
+    const names = new Set(users.map((u) => u.user));
+    for (const u of [writer, reader]) {
+      if (names.has(u.username)) await asAdmin.setPassword(u.username, u.password);
+      else await asAdmin.createUser(u.username, u.password, false);
+    }
+  }
 
   return {
     name: 'influxdb',
@@ -20,6 +48,7 @@ export function influxdb(ctx: ComponentContext): Component {
     ],
     async prepare() {
       for (const d of ['meta', 'data', 'wal']) mkdirSync(join(dir, d), { recursive: true });
+      const creds = influxCredentials();
       writeFileSync(
         conf,
         [
@@ -43,7 +72,12 @@ export function influxdb(ctx: ComponentContext): Component {
           '[http]',
           '  enabled = true',
           `  bind-address = "${formatAddress(config.influx)}"`,
-          '  auth-enabled = false',
+          // Every request signs in (credentials.json: admin, writer, reader). The shared secret
+          // closes CVE-2019-20933 (1.x before 1.7.6 took JWTs signed with an empty secret).
+          '  auth-enabled = true',
+          `  shared-secret = "${creds.sharedSecret}"`,
+          // /debug/pprof answers without authentication: off.
+          '  pprof-enabled = false',
           '  log-enabled = false',
           '  max-body-size = 26214400',
           '[logging]',
@@ -57,12 +91,21 @@ export function influxdb(ctx: ComponentContext): Component {
     },
     spawn: () => ({ command: 'influxd', args: ['run', '-config', conf], marker: conf }),
     async ping() {
-      const hosts = await withTimeout('influxdb', 5_000, pipelineInflux(config).ping(3_000));
+      const hosts = await withTimeout(
+        'influxdb',
+        5_000,
+        new InfluxDB({ host: config.influx.host, port: config.influx.port }).ping(3_000),
+      );
       if (!hosts[0]?.online) throw new Error('influxdb ping failed');
     },
     async provision() {
-      const influx = pipelineInflux(config);
+      await ensureUsers();
+      const influx = pipelineInflux(config, 'admin');
       await influx.createDatabase(db);
+      const writer = influxAccount(config, 'writer').username;
+      await influx.grantPrivilege(writer, 'READ', db);
+      await influx.grantPrivilege(writer, 'WRITE', db);
+      await influx.grantPrivilege(influxAccount(config, 'reader').username, 'READ', db);
       const existing = new Map((await influx.showRetentionPolicies(db)).map((p) => [p.name, p]));
       for (const [rp, isDefault] of [
         [RETENTION.raw, true],
@@ -77,7 +120,7 @@ export function influxdb(ctx: ComponentContext): Component {
       if (!cqs.some((c) => c.name === cq.name)) await influx.createContinuousQuery(cq.name, cq.query, db);
     },
     async health() {
-      const influx = pipelineInflux(config);
+      const influx = pipelineInflux(config, 'admin');
       const hosts = await withTimeout('influxdb', 5_000, influx.ping(3_000));
       if (!hosts[0]?.online) throw new Error('influxdb ping failed');
       if (!(await influx.getDatabaseNames()).includes(db)) throw new Error(`database ${db} is missing`);
@@ -95,7 +138,20 @@ export function influxdb(ctx: ComponentContext): Component {
       });
       const rows = await influx.query<{ mark: number }>('SELECT last("mark") AS mark FROM "_health"');
       if (rows[0]?.mark !== mark) throw new Error('write/read round trip returned stale data');
-      return `database ${db} with retention ${RETENTION.raw.name} ${RETENTION.raw.duration}, ${RETENTION.rollup.name} ${RETENTION.rollup.duration}; write/read ok`;
+      // Authentication on, as the contract's server must have it: a query without credentials is refused.
+      const anonymous = await new InfluxDB({
+        host: config.influx.host,
+        port: config.influx.port,
+        database: db,
+      })
+        .query('SHOW MEASUREMENTS')
+        .then(
+          () => 'answered',
+          (e: { res?: { statusCode?: number } }) => e.res?.statusCode,
+        );
+      if (anonymous !== 401)
+        throw new Error('influxdb answers queries without credentials (auth-enabled is off)');
+      return `database ${db} with retention ${RETENTION.raw.name} ${RETENTION.raw.duration}, ${RETENTION.rollup.name} ${RETENTION.rollup.duration}; write/read ok, anonymous refused`;
     },
   };
 }

@@ -74,7 +74,7 @@ export function mosquitto(ctx: ComponentContext): Component {
   return {
     name: 'mosquitto',
     address: `mqtt://${formatAddress(config.mqtt)}`,
-    binds: [{ addr: config.mqtt, variable: addressVariable.mqtt }],
+    binds: [{ addr: config.mqtt, variable: addressVariable.mqtt, authenticated: true }],
     async prepare() {
       mkdirSync(join(dir, 'data'), { recursive: true });
       const creds = readCredentials(config);

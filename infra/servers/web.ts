@@ -52,7 +52,7 @@ export function web(ctx: ComponentContext): Component {
   return {
     name: 'web',
     address: `${base}/`,
-    binds: [{ addr: config.http, variable: 'FACTORY_HTTP_ADDR' }],
+    binds: [{ addr: config.http, variable: 'FACTORY_HTTP_ADDR', authenticated: true }],
     async prepare() {
       if (!webBuildIsStale()) return;
       const { buildWeb } = await import('../../web/build.js');

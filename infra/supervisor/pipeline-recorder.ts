@@ -66,7 +66,7 @@ export class PipelineRecorder {
   constructor(
     config: Config,
     private readonly log: Logger,
-    private readonly influx: InfluxDB = pipelineInflux(config),
+    private readonly influx: InfluxDB = pipelineInflux(config, 'writer'),
     private readonly sources: PipelineSource[] = pipelineSources(config),
     private readonly clock: () => number = Date.now,
   ) {}

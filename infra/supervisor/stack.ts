@@ -25,6 +25,7 @@ import { analytics } from '../servers/analytics.js';
 import {
   type Component,
   type ComponentContext,
+  exposedBinds,
   NotCuredByRestart,
   withTimeout,
 } from '../servers/component.js';
@@ -477,6 +478,8 @@ export async function up(
       out.line('factory is running and every component is healthy.');
       return before;
     }
+    const exposed = exposedBinds(all);
+    if (exposed.length) throw new StackError(exposed.join('\n'));
     const conflicts = await portConflicts(all.filter((c) => !running(config, c)));
     if (conflicts.length) throw new StackError(conflicts.join('\n'));
 

@@ -15,7 +15,7 @@ import { factory, testConfig } from './stack-env.js';
  * and closed on it; KPI windows and the keeper's pipeline counters come by themselves.
  */
 const config = testConfig();
-const influx = pipelineInflux(config);
+const influx = pipelineInflux(config, 'reader');
 /** The machine of this file (no other file uses it): the machine dashboard shows it. */
 const MACHINE = 'M-0002';
 const TIME_FILTER = 'time >= now() - 30m';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { InfluxDB } from 'influx';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatAddress } from '../../common/config.js';
@@ -126,8 +127,32 @@ describe('kafka', () => {
 });
 
 describe('influxdb', () => {
+  it('refuses anonymous and wrong-password clients, and lets the reader read but not write', async () => {
+    const base = { host: config.influx.host, port: config.influx.port, database: config.influxDb };
+    const status = async (c: InfluxDB, work: (c: InfluxDB) => Promise<unknown>) =>
+      work(c).then(
+        () => 200,
+        (e: { res?: { statusCode?: number } }) => e.res?.statusCode ?? -1,
+      );
+    const read = (c: InfluxDB) => c.query('SELECT last(seq) FROM raw.telemetry');
+    const write = (c: InfluxDB) =>
+      writeRaw(c, [
+        telemetryPoint({ ...TELEMETRY_EXAMPLE, machineId: `A-${randomUUID().slice(0, 6)}`, ts: Date.now() }),
+      ]);
+    expect(await status(new InfluxDB(base), read)).toBe(401);
+    expect(
+      await status(new InfluxDB({ ...base, username: 'reader', password: 'not-the-password' }), read),
+    ).toBe(401);
+    const reader = pipelineInflux(config, 'reader');
+    expect(await status(reader, read)).toBe(200);
+    expect(await status(reader, write)).toBe(403);
+    expect(await status(pipelineInflux(config, 'writer'), write)).toBe(200);
+    // The writer may not drop the database (only the admin provisions).
+    expect(await status(pipelineInflux(config, 'writer'), (c) => c.dropDatabase(config.influxDb))).toBe(403);
+  });
+
   it('stores a telemetry point with the contract tags and fields in the 7-day policy', async () => {
-    const influx = pipelineInflux(config);
+    const influx = pipelineInflux(config, 'admin');
     const rps = await influx.showRetentionPolicies(config.influxDb);
     expect(rps.find((p) => p.name === RETENTION.raw.name)).toMatchObject({
       duration: '168h0m0s',
@@ -137,7 +162,7 @@ describe('influxdb', () => {
 
     const machine = `M-${randomUUID().slice(0, 8)}`;
     // Written exactly as the pipeline writes (typed fields: counts and seq are integers).
-    await writeRaw(pipelineInflux(config), [
+    await writeRaw(pipelineInflux(config, 'admin'), [
       telemetryPoint({ ...TELEMETRY_EXAMPLE, machineId: machine, ts: Date.now(), seq: 7 }),
     ]);
     const rows = await influx.query<{ temperature: number; seq: number; good_count: number; state: string }>(
@@ -149,7 +174,7 @@ describe('influxdb', () => {
   });
 
   it('has the 1-minute roll-up continuous query, and its query rolls raw data up', async () => {
-    const influx = pipelineInflux(config);
+    const influx = pipelineInflux(config, 'admin');
     const cqs = await influx.showContinousQueries(config.influxDb);
     const cq = rollupQuery(config.influxDb);
     expect(cqs.map((c) => c.name)).toContain(cq.name);
@@ -157,7 +182,7 @@ describe('influxdb', () => {
     const machine = `R-${randomUUID().slice(0, 8)}`;
     const base = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
     await writeRaw(
-      pipelineInflux(config),
+      pipelineInflux(config, 'admin'),
       [0, 20_000, 40_000].map((dt, i) =>
         telemetryPoint({
           v: 1,

@@ -192,7 +192,7 @@ describe('Temporal workflows on the live stack', () => {
 
     // A technician lets the machine cool below the critical limit before handing it back, so the
     // alarm can clear once it runs (returning to service only needs it below the trip's reset).
-    const influx = pipelineInflux(config);
+    const influx = pipelineInflux(config, 'reader');
     await until(
       async () =>
         (

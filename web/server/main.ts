@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     config,
     live,
     nc,
-    influx: pipelineInflux(config),
+    influx: pipelineInflux(config, 'reader'),
     rules,
     pipeline,
     openapi: () => openapi,

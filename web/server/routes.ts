@@ -218,7 +218,14 @@ export function router(routes: Route[], opts: RouterOptions) {
   const streams = streamGate(limits.maxStreams);
   const table = routes.map((r) => ({ r, open: opts.publicRoutes.has(routeKey(r)), ...matcher(r.path) }));
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // An absolute request target Node let through but URL cannot read (`http://[`).
+      sendJson(res, 400, { error: 'The request target is not a valid URL.' });
+      return true;
+    }
     if (!url.pathname.startsWith('/api/')) return false;
     const candidates = table.flatMap((t) => {
       const m = t.re.exec(url.pathname);

@@ -6,22 +6,27 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
+import {
+  anyValue,
+  expectSentence,
+  hostileValue,
+  inheritedNamesMatching,
+  opt,
+  RUNS,
+  setOwn,
+  writeDoc,
+  yamlText,
+} from '../test/support/properties.js';
 import { type Fleet, type FleetResult, parseFleet, validateFleet } from './fleet.js';
 
-// Most cases are YAML documents read by the yaml library: fewer runs than the JSON parsers, so
-// that the whole unit project stays fast.
-const RUNS = { numRuns: 60 };
-/** Names every plain object inherits that an id (letters, digits, "_", ".", "-") may spell. */
-const INHERITED_NAMES = [
-  'constructor',
-  'toString',
-  'valueOf',
-  'hasOwnProperty',
-  'isPrototypeOf',
-  'toLocaleString',
-];
+// Most cases are YAML documents read by the yaml library: fewer runs than the JSON parsers, more
+// than the YAML-only files (RUNS.yaml), so that the whole unit project stays fast.
+const FLEET_RUNS = { numRuns: 60 };
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$/;
+/** Names every plain object inherits that an id may spell. */
+const INHERITED_NAMES = inheritedNamesMatching(ID);
 
-const id = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$/).filter((s) => !INHERITED_NAMES.includes(s));
+const id = fc.stringMatching(ID).filter((s) => !INHERITED_NAMES.includes(s));
 
 const validFleet: fc.Arbitrary<Fleet> = fc
   .record({
@@ -44,12 +49,12 @@ const validFleet: fc.Arbitrary<Fleet> = fc
     const typeName = fc.constantFrom(...types.map(([n]) => n));
     const line = fc.record({
       id,
-      name: fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+      name: opt(fc.string({ maxLength: 30 })),
       machines: fc.array(fc.record({ type: typeName, count: fc.nat({ max: 100 }) }), { maxLength: 4 }),
     });
     const site = fc.record({
       id,
-      name: fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+      name: opt(fc.string({ maxLength: 30 })),
       lines: fc.uniqueArray(line, { selector: (l) => l.id, minLength: 1, maxLength: 3 }),
     });
     return fc
@@ -60,33 +65,15 @@ const validFleet: fc.Arbitrary<Fleet> = fc
       );
   });
 
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(
-    -1,
-    100_001,
-    0.5,
-    1e308,
-    null,
-    true,
-    '',
-    'a/b',
-    'a b',
-    'M+1',
-    '#',
-    '__proto__',
-    'constructor',
-    'toString',
-    [],
-    {},
-  ),
-  fc.nat({ max: 20_000 }).map((n) => 'x'.repeat(n)),
-  fc.jsonValue({ maxDepth: 3 }),
-);
+// Just past a count's bound, and ids with separators a topic or a tag cannot hold.
+const hostile = hostileValue({
+  via: 'text',
+  longest: 20_000,
+  also: [100_001, 'a/b', 'a b', 'M+1', '#', 'toString'],
+});
 
 function expectResult(r: FleetResult): void {
-  if (r.ok) return;
-  expect(typeof r.reason).toBe('string');
-  expect(r.reason.trim()).not.toBe('');
+  if (!r.ok) expectSentence(r.reason);
 }
 
 /** What deriveFleet and the registry rely on in an accepted fleet. */
@@ -102,11 +89,10 @@ function expectSaneFleet(f: Fleet): void {
 
 describe('fleet files (properties)', () => {
   it('parseFleet never throws on any text: a fleet whose machine types are all declared, or a reason', () => {
-    const text = fc.oneof(
-      fc.string(),
-      fc.json(),
-      fc.jsonValue().map((v) => stringify(v)),
-      fc.constantFrom('%FOO bar\n---\nseed: 1', '%YAML 1.1\n---\nseed: 1', 'seed: &a 1\nmachineTypes: *a'),
+    const text = yamlText(
+      '%FOO bar\n---\nseed: 1',
+      '%YAML 1.1\n---\nseed: 1',
+      'seed: &a 1\nmachineTypes: *a',
     );
     // The yaml library's parse() reports what it merely warns about (an unknown directive such as
     // "%FOO") with process.emitWarning, which node prints to stderr: kept quiet here.
@@ -118,7 +104,7 @@ describe('fleet files (properties)', () => {
           expectResult(r);
           if (r.ok) expectSaneFleet(r.fleet);
         }),
-        RUNS,
+        FLEET_RUNS,
       );
     } finally {
       warn.mockRestore();
@@ -127,21 +113,21 @@ describe('fleet files (properties)', () => {
 
   it('validateFleet never throws on fc.anything()', () => {
     fc.assert(
-      fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true }), (x) => {
+      fc.property(anyValue, (x) => {
         const r = validateFleet(x);
         expectResult(r);
         if (r.ok) expectSaneFleet(r.fleet);
       }),
-      { numRuns: 200 },
+      RUNS.parse,
     );
   });
 
   it('accepts every valid fleet, as YAML or as JSON, unchanged', () => {
     fc.assert(
       fc.property(validFleet, fc.boolean(), (f, asJson) => {
-        expect(parseFleet(asJson ? JSON.stringify(f) : stringify(f))).toEqual({ ok: true, fleet: f });
+        expect(parseFleet(writeDoc(f, asJson))).toEqual({ ok: true, fleet: f });
       }),
-      RUNS,
+      FLEET_RUNS,
     );
   });
 
@@ -150,19 +136,19 @@ describe('fleet files (properties)', () => {
       fc.property(
         validFleet.filter((f) => f.sites[0]!.lines[0]!.machines.length > 0),
         fc.constantFrom('type', 'count', 'extra', '__proto__', 'constructor'),
-        hostileValue,
+        hostile,
         (f, key, value) => {
           const doc = structuredClone(f) as unknown as {
             sites: { lines: { machines: Record<string, unknown>[] }[] }[];
           };
           const m = doc.sites[0]!.lines[0]!.machines[0]!;
-          Object.defineProperty(m, key, { value, enumerable: true, configurable: true, writable: true });
+          setOwn(m, key, value);
           const r = parseFleet(stringify(doc));
           expectResult(r);
           if (r.ok) expectSaneFleet(r.fleet);
         },
       ),
-      RUNS,
+      FLEET_RUNS,
     );
   });
 
@@ -176,7 +162,7 @@ describe('fleet files (properties)', () => {
         expect(r.ok).toBe(false);
         if (!r.ok) expect(r.reason).toContain(`'${type}'`);
       }),
-      RUNS,
+      FLEET_RUNS,
     );
   });
 
@@ -195,7 +181,7 @@ describe('fleet files (properties)', () => {
           `${site.id}/${line.id} uses machine type 'no-such-type-declared', which machineTypes does not define`,
         ]);
       }),
-      RUNS,
+      FLEET_RUNS,
     );
   });
 });

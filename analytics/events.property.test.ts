@@ -7,6 +7,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  amongBad,
+  anyValue,
+  expectParsed,
+  expectRoundTrip,
+  finite,
+  hostileValue,
+  keyId,
+  PROTO_KEYS,
+  RUNS,
+  recordBytes,
+  replySubject,
+  telemetryId,
+  viaJson,
+  withOwn,
+} from '../test/support/properties.js';
+import {
   type AlarmCommand,
   type AlarmEvent,
   alarmCommandSchema,
@@ -17,25 +33,22 @@ import {
 import { ALARM_STATES, TRANSITIONS } from './lifecycle.js';
 import { SEVERITIES } from './rules.js';
 
-const RUNS = { numRuns: 200 };
 const WEEK = 7 * 24 * 3600 * 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Arbitraries
 
-const machineId = fc.stringMatching(/^[A-Za-z0-9][\w.-]{0,99}$/);
-const lineId = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/).filter((s) => s !== '__proto__');
 /** A machine id, or `site/line` for a line's flood alarm. */
 const subject = fc.oneof(
-  machineId,
-  fc.tuple(lineId, lineId).map(([s, l]) => `${s}/${l}`),
+  keyId,
+  fc.tuple(telemetryId, telemetryId).map(([s, l]) => `${s}/${l}`),
 );
 const ruleId = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,47}$/);
 const seq = fc.stringMatching(/^\d{1,16}$/);
 const alarmId = fc.tuple(subject, ruleId, seq).map(([s, r, n]) => ({ id: `${s}.${r}.${n}`, subject: s }));
 
 const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
-const num = fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => x + 0);
+const num = finite();
 const time = fc.integer({ min: 0, max: 4_102_444_800_000 });
 
 /**
@@ -83,12 +96,12 @@ const alarmEvent: fc.Arbitrary<AlarmEvent> = fc
 
 const alarmCommand: fc.Arbitrary<AlarmCommand> = fc
   .record({
-    commandId: fc.stringMatching(/^[A-Za-z0-9][\w.-]{0,99}$/),
+    commandId: keyId,
     alarm: alarmId,
     action: fc.constantFrom('acknowledge', 'shelve', 'unshelve') as fc.Arbitrary<AlarmCommand['action']>,
     by: fc.string({ minLength: 1, maxLength: 100 }),
     forMs: fc.integer({ min: 1, max: WEEK }),
-    replyTo: fc.option(fc.stringMatching(/^[\w.-]{1,200}$/), { nil: undefined }),
+    replyTo: replySubject,
     ts: time,
   })
   .map(({ alarm, forMs, replyTo, ...c }) => ({
@@ -102,38 +115,13 @@ const alarmCommand: fc.Arbitrary<AlarmCommand> = fc
     ts: c.ts,
   }));
 
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(
-    Number.NaN,
-    Number.POSITIVE_INFINITY,
-    Number.NEGATIVE_INFINITY,
-    -1,
-    0,
-    0.5,
-    WEEK + 1,
-    Number.MAX_VALUE,
-    null,
-    true,
-    '',
-    '__proto__',
-    'constructor',
-    'M-1.rule.1.x',
-    '../../etc.r.1',
-    [],
-    {},
-    Object.create(null),
-  ),
-  fc.nat({ max: 100_000 }).map((n) => 'x'.repeat(n)),
-  fc.nat({ max: 100_000 }).map((n) => `${'a.'.repeat(n)}r.1`),
-  fc.anything({ withNullPrototype: true, withBoxedValues: true }),
-);
-const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf'];
-
-function withOwn(o: object, key: string, value: unknown): Record<string, unknown> {
-  const copy = { ...o } as Record<string, unknown>;
-  Object.defineProperty(copy, key, { value, enumerable: true, configurable: true, writable: true });
-  return copy;
-}
+// Just past the week a shelve may last, and alarm ids that are not quite ids.
+const hostile = hostileValue({
+  via: 'process',
+  longest: 100_000,
+  also: [WEEK + 1, 'M-1.rule.1.x', '../../etc.r.1'],
+  more: [fc.nat({ max: 100_000 }).map((n) => `${'a.'.repeat(n)}r.1`)],
+});
 
 /** A record value as Kafka gives it, read as the processor does (bad JSON is undefined). */
 const jsonOf = (raw: Buffer): unknown => {
@@ -143,18 +131,6 @@ const jsonOf = (raw: Buffer): unknown => {
     return undefined;
   }
 };
-const recordBytes = fc.oneof(
-  fc.uint8Array({ maxLength: 1_000 }).map((a) => Buffer.from(a)),
-  fc.json().map((s) => Buffer.from(s)),
-  fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)),
-);
-
-type Safe = { success: true; data: unknown } | { success: false; error: { issues: { message: string }[] } };
-function expectParsed(r: Safe): void {
-  if (r.success) return;
-  expect(r.error.issues.length).toBeGreaterThan(0);
-  for (const i of r.error.issues) expect(i.message.trim()).not.toBe('');
-}
 
 /** What the processor relies on once a command is accepted (it keys and routes by the subject). */
 function expectSaneCommand(c: AlarmCommand): void {
@@ -178,7 +154,7 @@ describe('alarm ids (properties)', () => {
         expect(alarmIdSchema.safeParse(id).success).toBe(true);
         expect(subjectOf(id)).toBe(s);
       }),
-      RUNS,
+      RUNS.parse,
     );
   });
 
@@ -195,7 +171,7 @@ describe('alarm ids (properties)', () => {
         expect(subjectFound !== null).toBe(alarmIdSchema.safeParse(s).success);
         if (subjectFound !== null) expect(s.startsWith(`${subjectFound}.`)).toBe(true);
       }),
-      RUNS,
+      RUNS.parse,
     );
   });
 });
@@ -203,38 +179,34 @@ describe('alarm ids (properties)', () => {
 describe('alarmEventSchema (properties)', () => {
   it('never throws on any record bytes', () => {
     fc.assert(
-      fc.property(recordBytes, (raw) => expectParsed(alarmEventSchema.safeParse(jsonOf(raw)))),
-      RUNS,
+      fc.property(recordBytes(), (raw) => expectParsed(alarmEventSchema.safeParse(jsonOf(raw)))),
+      RUNS.parse,
     );
   });
 
   it('never throws on fc.anything()', () => {
     fc.assert(
-      fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true, withMap: true }), (x) =>
-        expectParsed(alarmEventSchema.safeParse(x)),
-      ),
-      RUNS,
+      fc.property(anyValue, (x) => expectParsed(alarmEventSchema.safeParse(x))),
+      RUNS.parse,
     );
   });
 
   it('accepts every valid event and round-trips it through JSON unchanged', () => {
     fc.assert(
-      fc.property(alarmEvent, (e) => {
-        expect(alarmEventSchema.safeParse(JSON.parse(JSON.stringify(e)))).toEqual({ success: true, data: e });
-      }),
-      RUNS,
+      fc.property(alarmEvent, (e) => expectRoundTrip(alarmEventSchema, e)),
+      RUNS.parse,
     );
   });
 
   it('a valid event with one field made hostile is refused with issues, or still parses to an event', () => {
     const keys = ['v', 'eventId', 'alarmId', 'transition', 'state', 'severity', 'value', 'ts', 'message'];
     fc.assert(
-      fc.property(alarmEvent, fc.constantFrom(...keys, ...PROTO_KEYS), hostileValue, (e, key, value) => {
-        const r = alarmEventSchema.safeParse(withOwn(e, key, value));
-        expectParsed(r);
-        if (r.success) expect(subjectOf(r.data.alarmId)).not.toBeNull();
-      }),
-      RUNS,
+      fc.property(alarmEvent, fc.constantFrom(...keys, ...PROTO_KEYS), hostile, (e, key, value) =>
+        expectParsed(alarmEventSchema.safeParse(withOwn(e, key, value)), (parsed) =>
+          expect(subjectOf(parsed.alarmId)).not.toBeNull(),
+        ),
+      ),
+      RUNS.parse,
     );
   });
 });
@@ -242,35 +214,30 @@ describe('alarmEventSchema (properties)', () => {
 describe('alarmCommandSchema (properties)', () => {
   it('never throws on any record bytes; what it accepts is routable', () => {
     fc.assert(
-      fc.property(recordBytes, (raw) => {
-        const r = alarmCommandSchema.safeParse(jsonOf(raw));
-        expectParsed(r);
-        if (r.success) expectSaneCommand(r.data);
-      }),
-      RUNS,
+      fc.property(recordBytes(), (raw) =>
+        expectParsed(alarmCommandSchema.safeParse(jsonOf(raw)), expectSaneCommand),
+      ),
+      RUNS.parse,
     );
   });
 
   it('accepts every valid command and round-trips it through JSON unchanged', () => {
     fc.assert(
       fc.property(alarmCommand, (c) => {
-        const r = alarmCommandSchema.safeParse(JSON.parse(JSON.stringify(c)));
-        expect(r).toEqual({ success: true, data: c });
-        if (r.success) expectSaneCommand(r.data);
+        expectRoundTrip(alarmCommandSchema, c);
+        expectSaneCommand(c);
       }),
-      RUNS,
+      RUNS.parse,
     );
   });
 
   it('a valid command with one field made hostile is refused with issues, or still sane', () => {
     const keys = ['v', 'commandId', 'alarmId', 'action', 'by', 'forMs', 'replyTo', 'ts', ...PROTO_KEYS];
     fc.assert(
-      fc.property(alarmCommand, fc.constantFrom(...keys), hostileValue, (c, key, value) => {
-        const r = alarmCommandSchema.safeParse(withOwn(c, key, value));
-        expectParsed(r);
-        if (r.success) expectSaneCommand(r.data);
-      }),
-      RUNS,
+      fc.property(alarmCommand, fc.constantFrom(...keys), hostile, (c, key, value) =>
+        expectParsed(alarmCommandSchema.safeParse(withOwn(c, key, value)), expectSaneCommand),
+      ),
+      RUNS.parse,
     );
   });
 
@@ -281,29 +248,24 @@ describe('alarmCommandSchema (properties)', () => {
         fc.oneof(fc.constant(undefined), fc.integer({ min: WEEK + 1, max: Number.MAX_SAFE_INTEGER })),
         (c, forMs) => {
           const shelve = { ...c, action: 'shelve', forMs };
-          expect(alarmCommandSchema.safeParse(JSON.parse(JSON.stringify(shelve))).success).toBe(false);
+          expect(alarmCommandSchema.safeParse(viaJson(shelve)).success).toBe(false);
         },
       ),
-      RUNS,
+      RUNS.parse,
     );
   });
 
   it('a good command beside bad ones is untouched: its verdict does not depend on its neighbours', () => {
     const bad = fc.oneof(
       fc.anything(),
-      alarmCommand.chain((c) => hostileValue.map((v) => withOwn(c, 'alarmId', v))),
+      alarmCommand.chain((c) => hostile.map((v) => withOwn(c, 'alarmId', v))),
     );
     fc.assert(
-      fc.property(
-        fc.array(bad, { maxLength: 4 }),
-        alarmCommand,
-        fc.array(bad, { maxLength: 4 }),
-        (xs, good, ys) => {
-          const batch = [...xs, good, ...ys].map((x) => alarmCommandSchema.safeParse(x));
-          expect(batch[xs.length]).toEqual({ success: true, data: good });
-        },
-      ),
-      { numRuns: 150 },
+      fc.property(amongBad(alarmCommand, bad, 4), ({ good, at, batch }) => {
+        const answers = batch.map((x) => alarmCommandSchema.safeParse(x));
+        expect(answers[at]).toEqual({ success: true, data: good });
+      }),
+      RUNS.batch,
     );
   });
 });

@@ -8,6 +8,19 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseYamlText, type YamlResult } from '../common/yaml-file.js';
 import {
+  defined,
+  expectProblemsWithin,
+  expectRefusedAt,
+  expectYamlResult,
+  finite,
+  hostileValue,
+  opt,
+  PROTO_KEYS,
+  RUNS,
+  writeDoc,
+  yamlText,
+} from '../test/support/properties.js';
+import {
   COUNTER_FIELDS,
   RULE_FIELDS,
   type Rule,
@@ -16,22 +29,14 @@ import {
   SEVERITIES,
 } from './rules.js';
 
-// Each case is a YAML document read by the yaml library (about a millisecond or two): fewer runs
-// than the JSON parsers, so that the whole unit project stays fast.
-const RUNS = { numRuns: 40 };
 const FILE = 'rules/generated.yaml';
 const parse = (text: string) => parseYamlText(text, FILE, ruleFileSchema);
 
 // ---------------------------------------------------------------------------------------------
 // Valid rules, as written and as parsed (defaults filled in)
 
-const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
-function defined<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-const num = (min: number, max: number) =>
-  fc.double({ min, max, noNaN: true, noDefaultInfinity: true }).map((x) => x + 0);
-const pos = (max: number) => fc.double({ min: 1e-6, max, noNaN: true, noDefaultInfinity: true });
+/** A positive double up to `max`, no smaller than a millionth. */
+const pos = (max: number) => finite(1e-6, max);
 const delay = opt(fc.integer({ min: 0, max: 86_400 }));
 const states = opt(
   fc.uniqueArray(fc.constantFrom('RUNNING', 'IDLE', 'MAINTENANCE', 'FAULT'), { minLength: 1 }),
@@ -78,68 +83,48 @@ const withCommon = (
   }),
 });
 
+/** A rule body of `kind` as written (optional fields given or left out) and as parsed (defaults filled in). */
+const body =
+  (kind: string, defaults: Record<string, unknown> = {}) =>
+  (r: Record<string, unknown>) => ({
+    doc: defined({ kind, ...r }),
+    value: { kind, ...defaults, ...defined(r) },
+  });
+
 const field = fc.constantFrom(...RULE_FIELDS);
 const ruleBody: fc.Arbitrary<{ doc: Record<string, unknown>; value: Record<string, unknown> }> = fc.oneof(
   fc
     .record({
       field,
       side: fc.constantFrom('high', 'low'),
-      limit: num(-1e6, 1e6),
-      deadband: opt(num(0, 100)),
+      limit: finite(-1e6, 1e6),
+      deadband: opt(finite(0, 100)),
     })
-    .map((r) => ({
-      doc: defined({ kind: 'limit', field: r.field, [r.side]: r.limit, deadband: r.deadband }),
-      value: { kind: 'limit', field: r.field, [r.side]: r.limit, deadband: r.deadband ?? 0 },
-    })),
-  fc
-    .record({ field, maxPerS: pos(1e6) })
-    .map((r) => ({ doc: { kind: 'rate', ...r }, value: { kind: 'rate', ...r } })),
+    .map((r) => body('limit', { deadband: 0 })({ field: r.field, [r.side]: r.limit, deadband: r.deadband })),
+  fc.record({ field, maxPerS: pos(1e6) }).map(body('rate')),
   fc
     .record({
       field,
       sigmas: pos(100),
-      minDeviation: opt(num(0, 1000)),
+      minDeviation: opt(finite(0, 1000)),
       halfLifeS: opt(pos(1e6)),
       minSamples: opt(fc.integer({ min: 2, max: 100_000 })),
       settleS: opt(fc.integer({ min: 0, max: 86_400 })),
     })
-    .map((r) => ({
-      doc: defined({ kind: 'baseline', ...r }),
-      value: {
-        kind: 'baseline',
-        field: r.field,
-        sigmas: r.sigmas,
-        minDeviation: r.minDeviation ?? 0,
-        halfLifeS: r.halfLifeS ?? 1800,
-        minSamples: r.minSamples ?? 120,
-        settleS: r.settleS ?? 15,
-      },
-    })),
+    .map(body('baseline', { minDeviation: 0, halfLifeS: 1800, minSamples: 120, settleS: 15 })),
   fc
     .record({
       field,
       forS: pos(1e6),
       minReadings: opt(fc.integer({ min: 2, max: 1000 })),
-      epsilon: opt(num(0, 10)),
+      epsilon: opt(finite(0, 10)),
     })
-    .map((r) => ({
-      doc: defined({ kind: 'flatline', ...r }),
-      value: {
-        kind: 'flatline',
-        field: r.field,
-        forS: r.forS,
-        minReadings: r.minReadings ?? 5,
-        epsilon: r.epsilon ?? 0,
-      },
-    })),
-  pos(1e6).map((afterS) => ({ doc: { kind: 'silence', afterS }, value: { kind: 'silence', afterS } })),
+    .map(body('flatline', { minReadings: 5, epsilon: 0 })),
+  fc.record({ afterS: pos(1e6) }).map(body('silence')),
+  fc.record({ state: fc.constantFrom('RUNNING', 'IDLE', 'MAINTENANCE', 'FAULT') }).map(body('state')),
   fc
-    .constantFrom('RUNNING', 'IDLE', 'MAINTENANCE', 'FAULT')
-    .map((state) => ({ doc: { kind: 'state', state }, value: { kind: 'state', state } })),
-  fc.record({ field: fc.constantFrom(...COUNTER_FIELDS), holdS: opt(pos(1e6)) }).map((r) => ({
-    doc: defined({ kind: 'counter', ...r }),
-    value: { kind: 'counter', field: r.field, holdS: r.holdS ?? 60 },
-  })),
+    .record({ field: fc.constantFrom(...COUNTER_FIELDS), holdS: opt(pos(1e6)) })
+    .map(body('counter', { holdS: 60 })),
 );
 
 const rule = (id: string): fc.Arbitrary<RuleCase> =>
@@ -160,41 +145,14 @@ const validFile: fc.Arbitrary<{ doc: Record<string, unknown>; value: RuleFile }>
     })),
   );
 
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(
-    -1,
-    -1e-9,
-    0,
-    86_401,
-    1e308,
-    0.5,
-    null,
-    true,
-    '',
-    '5',
-    'Infinity',
-    '.inf',
-    '__proto__',
-    'constructor',
-    'Temperature-High',
-    [],
-    {},
-  ),
-  fc.nat({ max: 20_000 }).map((n) => 'x'.repeat(n)),
-  fc.jsonValue({ maxDepth: 4 }),
-);
-const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf'];
+// Just past a delay's bound, numbers as strings and YAML's infinity, and a rule named like a kind.
+const hostile = hostileValue({
+  via: 'text',
+  longest: 20_000,
+  also: [-1e-9, 86_401, '5', 'Infinity', '.inf', 'Temperature-High'],
+});
 
-function expectResult(r: YamlResult<RuleFile>): void {
-  if (r.ok) return;
-  expect(r.problems.length).toBeGreaterThan(0);
-  for (const p of r.problems) {
-    expect(p.file).toBe(FILE);
-    expect(Number.isInteger(p.line) && p.line >= 1).toBe(true);
-    expect(Number.isInteger(p.column) && p.column >= 1).toBe(true);
-    expect(p.message.trim()).not.toBe('');
-  }
-}
+const expectResult = (r: YamlResult<RuleFile>) => expectYamlResult(r, FILE, expectSaneFile);
 
 /** What loadRuleBook and the detectors rely on in an accepted file. */
 function expectSaneFile(f: RuleFile): void {
@@ -209,28 +167,19 @@ function expectSaneFile(f: RuleFile): void {
 
 describe('rule files (properties)', () => {
   it('never throws on any text: a rule file, or problems with file, line and column', () => {
-    const text = fc.oneof(
-      fc.string(),
-      fc.json(),
-      fc.jsonValue().map((v) => stringify(v)),
-      fc.constantFrom('version: 1\nmachineType: x\nrules: *r', 'rules: [&a {}, *a, *a]', '__proto__: {}'),
-    );
+    const text = yamlText('version: 1\nmachineType: x\nrules: *r', 'rules: [&a {}, *a, *a]', '__proto__: {}');
     fc.assert(
-      fc.property(text, (t) => {
-        const r = parse(t);
-        expectResult(r);
-        if (r.ok) expectSaneFile(r.value);
-      }),
-      RUNS,
+      fc.property(text, (t) => expectResult(parse(t))),
+      RUNS.yaml,
     );
   });
 
   it('accepts every valid rule file, as YAML or as JSON, with the defaults filled in', () => {
     fc.assert(
       fc.property(validFile, fc.boolean(), ({ doc, value }, asJson) => {
-        expect(parse(asJson ? JSON.stringify(doc) : stringify(doc))).toEqual({ ok: true, value });
+        expect(parse(writeDoc(doc, asJson))).toEqual({ ok: true, value });
       }),
-      { numRuns: 80 },
+      RUNS.yamlRoundTrip,
     );
   });
 
@@ -253,22 +202,18 @@ describe('rule files (properties)', () => {
         validFile,
         fc.nat(),
         fc.constantFrom(...keys, ...PROTO_KEYS),
-        hostileValue,
+        hostile,
         ({ doc }, i, key, value) => {
           const rules = [...(doc.rules as Record<string, unknown>[])];
           const k = i % rules.length;
           rules[k] = { ...rules[k], [key]: value };
           const r = parse(stringify({ ...doc, rules }));
           expectResult(r);
-          if (r.ok) expectSaneFile(r.value);
           // An unknown key, named like a prototype member or not, is refused where it is written.
-          if (PROTO_KEYS.includes(key)) {
-            expect(r.ok).toBe(false);
-            if (!r.ok) expect(r.problems.map((p) => p.field)).toContain(`rules[${k}].${key}`);
-          }
+          if (PROTO_KEYS.includes(key)) expectRefusedAt(r, `rules[${k}].${key}`);
         },
       ),
-      RUNS,
+      RUNS.yaml,
     );
   });
 
@@ -288,9 +233,9 @@ describe('rule files (properties)', () => {
         const r = parse(stringify({ ...doc, rules }));
         expectResult(r);
         expect(r.ok).toBe(false);
-        if (!r.ok) for (const p of r.problems) expect(p.field.startsWith(`rules[${k}]`), p.field).toBe(true);
+        expectProblemsWithin(r, `rules[${k}]`);
       }),
-      RUNS,
+      RUNS.yaml,
     );
   });
 
@@ -300,10 +245,9 @@ describe('rule files (properties)', () => {
         const rules = doc.rules as Record<string, unknown>[];
         const copy = { ...rules[i % rules.length] };
         const r = parse(stringify({ ...doc, rules: [...rules, copy] }));
-        expect(r.ok).toBe(false);
-        if (!r.ok) expect(r.problems.map((p) => p.field)).toContain(`rules[${rules.length}].id`);
+        expectRefusedAt(r, `rules[${rules.length}].id`);
       }),
-      RUNS,
+      RUNS.yaml,
     );
   });
 });

@@ -5,9 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PROTO_KEYS, RUNS } from '../test/support/properties.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-
-const RUNS = { numRuns: 300 };
 
 const ADDRESSES = [
   'FACTORY_MQTT_ADDR',
@@ -99,7 +98,7 @@ describe('loadConfig (properties)', () => {
         const c = load(e);
         if (c) expectSaneConfig(c);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -107,7 +106,7 @@ describe('loadConfig (properties)', () => {
     const other = fc.dictionary(
       fc.oneof(
         fc.string().filter((k) => !k.startsWith('FACTORY_')),
-        fc.constantFrom('__proto__', 'constructor', 'toString', 'FACTORY_UNKNOWN', 'PATH'),
+        fc.constantFrom(...PROTO_KEYS, 'FACTORY_UNKNOWN', 'PATH'),
       ),
       fc.string(),
       { maxKeys: 5 },
@@ -116,7 +115,7 @@ describe('loadConfig (properties)', () => {
       fc.property(other, (e) => {
         expect(load(e)).toEqual(loadConfig({}));
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -147,7 +146,7 @@ describe('loadConfig (properties)', () => {
           expect(c.pipeline.bridges).toBe(n);
         },
       ),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -161,7 +160,7 @@ describe('loadConfig (properties)', () => {
           expect(() => loadConfig({ FACTORY_BRIDGES: String(n), [bad]: value })).toThrow(`${bad}=`);
         },
       ),
-      { numRuns: 200 },
+      RUNS.parse,
     );
   });
 });

@@ -7,11 +7,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateTelemetry } from '../pipeline/validate.js';
+import {
+  anyValue,
+  inheritedNamesMatching,
+  RUNS,
+  telemetryReading,
+  viaJson,
+} from '../test/support/properties.js';
 import { ConfirmationBuffer, type ConfirmKey, confirmationSchema, confirmKeyOf } from './confirm.js';
 import { toRanges } from './ranges.js';
 import { idSchema } from './telemetry.js';
 
-const RUNS = { numRuns: 300 };
 const now = 1_800_000_000_000;
 
 const id = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/);
@@ -55,33 +61,13 @@ describe('confirmKeyOf (properties)', () => {
         expect(r.key.kind).toBe(m?.[4] === 'events' ? 'e' : 't');
         expect(Number.isSafeInteger(r.key.n) && r.key.n >= 0).toBe(true);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
   it('agrees with the bridge’s validation: a reading it accepts is confirmed by its seq', () => {
-    const reading = fc
-      .record({
-        site: id,
-        line: id,
-        machineId: id,
-        seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      })
-      .map((r) => ({
-        v: 1,
-        ...r,
-        ts: now,
-        state: 'IDLE',
-        temperatureC: 30,
-        speedRpm: 0,
-        vibrationMmS: 0.1,
-        powerKw: 1,
-        productionCount: 0,
-        goodCount: 0,
-        oee: 0,
-      }));
     fc.assert(
-      fc.property(reading, (r) => {
+      fc.property(telemetryReading(fc.constant(now)), (r) => {
         const t = `factory/${r.site}/${r.line}/${r.machineId}/telemetry`;
         const raw = Buffer.from(JSON.stringify(r));
         expect(validateTelemetry(t, raw, now).ok).toBe(true);
@@ -91,16 +77,17 @@ describe('confirmKeyOf (properties)', () => {
           key: { machineId: r.machineId, kind: 't', n: r.seq },
         });
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 });
 
 describe('ConfirmationBuffer and confirmationSchema (properties)', () => {
   /** Machine ids as idSchema allows them, names Object.prototype has included ("__proto__": below). */
+  const inherited = inheritedNamesMatching(/^[A-Za-z0-9._-]{1,64}$/).filter((m) => m !== '__proto__');
   const machineId = fc.oneof(
     { weight: 5, arbitrary: id.filter((m) => m !== '__proto__') },
-    { weight: 1, arbitrary: fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty') },
+    { weight: 1, arbitrary: fc.constantFrom(...inherited) },
   );
   const keyOf = (ids: fc.Arbitrary<string>): fc.Arbitrary<ConfirmKey> =>
     fc.record({
@@ -114,7 +101,7 @@ describe('ConfirmationBuffer and confirmationSchema (properties)', () => {
   function confirmed(b: ConfirmationBuffer): Map<string, Set<number>> {
     const got = new Map<string, Set<number>>();
     for (const { message } of b.drain('bridge-1', now)) {
-      const parsed = confirmationSchema.safeParse(JSON.parse(JSON.stringify(message)));
+      const parsed = confirmationSchema.safeParse(viaJson(message));
       expect(parsed.success).toBe(true);
       if (!parsed.success) continue;
       for (const kind of ['t', 'e'] as const)
@@ -139,7 +126,7 @@ describe('ConfirmationBuffer and confirmationSchema (properties)', () => {
             expect(got.get(`${k.kind}:${k.machineId}`)?.has(k.n), JSON.stringify(k)).toBe(true);
         },
       ),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -165,7 +152,7 @@ describe('ConfirmationBuffer and confirmationSchema (properties)', () => {
 
   it('confirmationSchema never throws on fc.anything(); ranges it accepts are ordered', () => {
     fc.assert(
-      fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true }), (x) => {
+      fc.property(anyValue, (x) => {
         const r = confirmationSchema.safeParse(x);
         if (!r.success) {
           expect(r.error.issues.length).toBeGreaterThan(0);
@@ -175,7 +162,7 @@ describe('ConfirmationBuffer and confirmationSchema (properties)', () => {
           for (const ranges of Object.values(r.data[kind]))
             for (const [a, z] of ranges) expect(z).toBeGreaterThanOrEqual(a);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -187,7 +174,7 @@ describe('ConfirmationBuffer and confirmationSchema (properties)', () => {
         for (const [a, z] of ranges) for (let n = a; n <= z; n++) covered.push(n);
         expect(covered).toEqual([...new Set(ns)].sort((x, y) => x - y));
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 });

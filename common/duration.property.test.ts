@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { RUNS } from '../test/support/properties.js';
 import { formatDuration, parseDuration } from './duration.js';
 
-const RUNS = { numRuns: 500 };
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const unit = fc.constantFrom(...(Object.keys(UNIT_MS) as (keyof typeof UNIT_MS)[]));
 
@@ -46,7 +46,7 @@ describe('parseDuration (properties)', () => {
         expect(ms).toBeGreaterThanOrEqual(0);
         expect(ms).toBeLessThanOrEqual(999_999 * UNIT_MS.d);
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -61,7 +61,7 @@ describe('parseDuration (properties)', () => {
           expect(parseDuration(`${before}${n}${u}${after}`)).toBe(n * UNIT_MS[u]);
         },
       ),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -83,7 +83,7 @@ describe('parseDuration (properties)', () => {
       fc.property(bad, (t) => {
         expect(parseDuration(t)).toBeUndefined();
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 });
@@ -103,7 +103,7 @@ describe('formatDuration (properties)', () => {
         // Each part that is a single unit reads back as the same duration.
         for (const [part] of parts) expect(parseDuration(part)).toBe(formatPartMs(part));
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -115,7 +115,7 @@ describe('formatDuration (properties)', () => {
         if (/^\d+[dhms]$/.test(text) && Number(text.slice(0, -1)) <= 999_999)
           expect(parseDuration(text)).toBe(ms);
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -124,7 +124,7 @@ describe('formatDuration (properties)', () => {
       fc.property(fc.double(), (x) => {
         expect(typeof formatDuration(x)).toBe('string');
       }),
-      { numRuns: 300 },
+      RUNS.small,
     );
   });
 });

@@ -6,9 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { RUNS } from '../test/support/properties.js';
 import { machineMatcher, machinePatternProblem } from './machine-pattern.js';
-
-const RUNS = { numRuns: 500 };
 
 /** The reference: `*` is any run of characters within one part, everything else is literal (linear time). */
 function globMatches(pattern: string, text: string): boolean {
@@ -74,7 +73,7 @@ describe('machine patterns (properties)', () => {
         expect(problem).toContain(p);
         expect(() => machineMatcher([p])).toThrow(problem);
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -83,7 +82,7 @@ describe('machine patterns (properties)', () => {
       fc.property(pattern, machine, (p, m) => {
         expect(machineMatcher([p])(m)).toBe(reference(p, m));
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -93,7 +92,7 @@ describe('machine patterns (properties)', () => {
         expect(machineMatcher(ps)(m)).toBe(ps.some((p) => reference(p, m)));
         expect(machineMatcher([...ps, '*'])(m)).toBe(true);
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 
@@ -103,7 +102,7 @@ describe('machine patterns (properties)', () => {
       fc.property(text, special, text, (a, s, b) => {
         expect(machinePatternProblem(`${a}${s}${b}`)).toBeDefined();
       }),
-      RUNS,
+      RUNS.pure,
     );
   });
 

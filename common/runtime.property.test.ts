@@ -5,16 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectSentence, opt, RUNS } from '../test/support/properties.js';
 import { parseProcessArgs, UsageError } from './runtime.js';
-
-const RUNS = { numRuns: 200 };
 
 /** What runProcess would do with what parseProcessArgs threw: a usage error is one line, exit 2. */
 function expectUsageError(err: unknown): void {
   const e = err as Error & { code?: string };
   const usage = e instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS') === true;
   expect(usage, `not a usage error: ${String(e?.stack ?? e)}`).toBe(true);
-  expect(e.message.trim()).not.toBe('');
+  expectSentence(e.message);
 }
 
 function parsed(argv: string[], extra: readonly string[] = []) {
@@ -58,7 +57,7 @@ describe('parseProcessArgs (properties)', () => {
         expect(r.args['metrics-addr']).toMatch(/^[\w.-]+:\d{1,5}$/);
         expect(typeof r.config.dataDir).toBe('string');
       }),
-      RUNS,
+      RUNS.parse,
     );
   });
 
@@ -66,8 +65,8 @@ describe('parseProcessArgs (properties)', () => {
     fc.assert(
       fc.property(
         id,
-        fc.option(addr, { nil: undefined }),
-        fc.option(fc.stringMatching(/^\/[\w./-]{0,30}$/), { nil: undefined }),
+        opt(addr),
+        opt(fc.stringMatching(/^\/[\w./-]{0,30}$/)),
         fc.boolean(),
         fc.boolean(),
         (i, a, dir, equals, reverse) => {
@@ -88,7 +87,7 @@ describe('parseProcessArgs (properties)', () => {
           if (dir !== undefined) expect(r.config.dataDir).toBe(dir);
         },
       ),
-      RUNS,
+      RUNS.parse,
     );
   });
 
@@ -101,7 +100,7 @@ describe('parseProcessArgs (properties)', () => {
       fc.property(bad, (i) => {
         expect(parsed(['--id', i])).toBeUndefined();
       }),
-      RUNS,
+      RUNS.parse,
     );
   });
 });

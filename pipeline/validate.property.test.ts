@@ -11,6 +11,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TelemetryV1 } from '../common/telemetry.js';
 import {
+  anyValue,
+  expectRoundTrip,
+  expectSaneTelemetryNumbers,
+  expectSentence,
+  hostileValue,
+  PROTO_KEYS,
+  RUNS,
+  recordBytes,
+  TELEMETRY_FIELDS,
+  telemetryId,
+  telemetryReading,
+  viaJson,
+  withOwn,
+} from '../test/support/properties.js';
+import {
   MAX_PAYLOAD_BYTES,
   machineEventSchema,
   type Verdict,
@@ -18,7 +33,6 @@ import {
   validateTelemetry,
 } from './validate.js';
 
-const RUNS = { numRuns: 150 };
 const now = 1_800_000_000_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -26,35 +40,9 @@ const DAY = 24 * HOUR;
 // ---------------------------------------------------------------------------------------------
 // Arbitraries
 
-const id = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/).filter((s) => s !== '__proto__');
-/** A double in [min, max] without -0 (JSON writes -0 as 0, which would spoil round-trips). */
-const real = (min: number, max: number) =>
-  fc.double({ min, max, noNaN: true, noDefaultInfinity: true }).map((x) => x + 0);
-
+/** A reading of the last hour, unless `at` says when. */
 const reading = (at: fc.Arbitrary<number> = fc.integer({ min: now - HOUR, max: now })) =>
-  fc
-    .record({
-      site: id,
-      line: id,
-      machineId: id,
-      ts: at,
-      seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      state: fc.constantFrom('RUNNING', 'IDLE', 'MAINTENANCE', 'FAULT') as fc.Arbitrary<TelemetryV1['state']>,
-      temperatureC: real(-60, 600),
-      speedRpm: real(0, 100_000),
-      vibrationMmS: real(0, 1_000),
-      powerKw: real(0, 100_000),
-      counts: fc.tuple(fc.maxSafeNat(), fc.maxSafeNat()),
-      oee: real(0, 1),
-    })
-    .map(
-      ({ counts: [a, b], ...r }): TelemetryV1 => ({
-        v: 1,
-        ...r,
-        productionCount: Math.max(a, b),
-        goodCount: Math.min(a, b),
-      }),
-    );
+  telemetryReading(at);
 
 const telemetryTopic = (t: { site: string; line: string; machineId: string }) =>
   `factory/${t.site}/${t.line}/${t.machineId}/telemetry`;
@@ -64,7 +52,7 @@ const eventsTopic = (e: { machineId: string }, site = 'plant-1', line = 'line-1'
 /** A resume event with small, plausible numbers (a skip of at most a few thousand readings). */
 const resumeEvent = fc
   .record({
-    machineId: id,
+    machineId: telemetryId,
     epoch: fc.integer({ min: 1, max: 1_000_000 }),
     skippedFrom: fc.integer({ min: 1, max: 1_000_000_000 }),
     skip: fc.integer({ min: -1, max: 5_000 }),
@@ -82,53 +70,15 @@ const resumeEvent = fc
     ...(owner === undefined ? {} : { owner }),
   }));
 
-/** Values no field of a reading should take: non-finite, negative, huge, wrongly typed, prototype-ish. */
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(
-    Number.NaN,
-    Number.POSITIVE_INFINITY,
-    Number.NEGATIVE_INFINITY,
-    -1,
-    -1e-300,
-    Number.MAX_VALUE,
-    2 ** 53,
-    2 ** 64,
-    -(2 ** 63),
-    0.5,
-    null,
-    true,
-    '',
-    '1',
-    '__proto__',
-    'constructor',
-    [],
-    {},
-    { valueOf: 1 },
-    [1, 2, 3],
-  ),
-  fc.nat({ max: 20_000 }).map((n) => 'x'.repeat(n)),
-  fc.nat({ max: 3_000 }).map((n) => nest(n)),
-  fc.anything(),
-);
-
-/** `depth` arrays inside one another. */
-function nest(depth: number): unknown {
-  let v: unknown = 0;
-  for (let i = 0; i < depth; i++) v = [v];
-  return v;
-}
-
-const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'];
+/** Values no field of a reading should take: past 2^53, a hair below zero, a number as a string. */
+const hostile = hostileValue({
+  via: 'process',
+  longest: 20_000,
+  also: [-1e-300, 2 ** 53, -(2 ** 63), '1', { valueOf: 1 }, [1, 2, 3]],
+});
 
 /** Whether `key` survives as an own key of the JSON text of `x` (undefined and functions do not). */
-const keptInJson = (x: unknown, key: string) => Object.hasOwn(JSON.parse(JSON.stringify(x)) as object, key);
-
-/** A copy of `record` with one own property (a real field or a prototype-ish key) set to `value`. */
-function mutate(record: object, key: string, value: unknown): Record<string, unknown> {
-  const copy = JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
-  Object.defineProperty(copy, key, { value, enumerable: true, configurable: true, writable: true });
-  return copy;
-}
+const keptInJson = (x: unknown, key: string) => Object.hasOwn(viaJson(x) as object, key);
 
 /** JSON literals that JSON.parse accepts but that are not what they look like (1e400 is Infinity). */
 const hostileLiteral = fc.constantFrom(
@@ -160,18 +110,15 @@ const topicArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 300 }),
   fc
     .tuple(
-      fc.oneof(id, fc.string()),
-      fc.oneof(id, fc.string()),
-      fc.oneof(id, fc.string()),
+      fc.oneof(telemetryId, fc.string()),
+      fc.oneof(telemetryId, fc.string()),
+      fc.oneof(telemetryId, fc.string()),
       fc.constantFrom('telemetry', 'events', 'state', ''),
     )
     .map((parts) => `factory/${parts.join('/')}`),
 );
 
-const payloadArb: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.uint8Array({ maxLength: 2_000 }).map((a) => Buffer.from(a)),
-  fc.json().map((s) => Buffer.from(s)),
-  fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)),
+const payloadArb: fc.Arbitrary<Buffer> = recordBytes(
   fc.nat({ max: 10_000 }).map((n) => Buffer.from('['.repeat(n) + ']'.repeat(n))),
   fc.nat({ max: 10_000 }).map((n) => Buffer.from(`${'{"a":'.repeat(n)}1${'}'.repeat(n)}`)),
   fc.integer({ min: MAX_PAYLOAD_BYTES - 2, max: MAX_PAYLOAD_BYTES * 4 }).map((n) => Buffer.alloc(n, 0x20)),
@@ -186,8 +133,7 @@ function expectVerdict(v: Verdict<unknown>): void {
     expect(v.value).toBeTypeOf('object');
     return;
   }
-  expect(typeof v.reason).toBe('string');
-  expect(v.reason.trim()).not.toBe('');
+  expectSentence(v.reason);
   expect(typeof v.key).toBe('string');
   expect(v.key).not.toBe('');
 }
@@ -195,33 +141,14 @@ function expectVerdict(v: Verdict<unknown>): void {
 /** What an accepted reading guarantees, whatever it was made from. */
 function expectSaneReading(topic: string, t: TelemetryV1): void {
   expect(t.v).toBe(1);
-  for (const k of ['temperatureC', 'speedRpm', 'vibrationMmS', 'powerKw', 'oee'] as const)
-    expect(Number.isFinite(t[k])).toBe(true);
+  expectSaneTelemetryNumbers(t);
   for (const k of ['seq', 'productionCount', 'goodCount', 'ts'] as const)
-    expect(Number.isSafeInteger(t[k]) && t[k] >= 0).toBe(true);
-  expect(t.goodCount).toBeLessThanOrEqual(t.productionCount);
+    expect(t[k]).toBeGreaterThanOrEqual(0);
   expect(t.ts).toBeGreaterThanOrEqual(now - 7 * DAY);
   expect(t.ts).toBeLessThanOrEqual(now + 5 * 60_000);
   const m = /^factory\/([^/]+)\/([^/]+)\/([^/]+)\/(telemetry|events)$/.exec(topic);
   if (m) expect([t.site, t.line, t.machineId]).toEqual([m[1], m[2], m[3]]);
-  expect(Object.keys(t).sort()).toEqual(
-    [
-      'v',
-      'site',
-      'line',
-      'machineId',
-      'ts',
-      'seq',
-      'state',
-      'temperatureC',
-      'speedRpm',
-      'vibrationMmS',
-      'powerKw',
-      'productionCount',
-      'goodCount',
-      'oee',
-    ].sort(),
-  );
+  expect(Object.keys(t).sort()).toEqual([...TELEMETRY_FIELDS].sort());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,7 +161,7 @@ describe('validateTelemetry (properties)', () => {
         expectVerdict(v);
         if (v.ok) expectSaneReading(topic, v.value);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
@@ -245,7 +172,7 @@ describe('validateTelemetry (properties)', () => {
         expectVerdict(v);
         if (v.ok) expectSaneReading(telemetryTopic(r), v.value);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
@@ -255,38 +182,27 @@ describe('validateTelemetry (properties)', () => {
         const v = validateTelemetry(telemetryTopic(r), bytes(r), now);
         expect(v).toEqual({ ok: true, value: r });
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
   it('a valid reading with one field made hostile (or a prototype-ish key added) is refused or still sane', () => {
-    const keys = [
-      'v',
-      'site',
-      'line',
-      'machineId',
-      'ts',
-      'seq',
-      'state',
-      'temperatureC',
-      'speedRpm',
-      'vibrationMmS',
-      'powerKw',
-      'productionCount',
-      'goodCount',
-      'oee',
-    ];
     fc.assert(
-      fc.property(reading(), fc.constantFrom(...keys, ...PROTO_KEYS), hostileValue, (r, key, value) => {
-        const topic = telemetryTopic(r);
-        const payload = mutate(r, key, value);
-        const v = validateTelemetry(topic, bytes(payload), now);
-        expectVerdict(v);
-        if (v.ok) expectSaneReading(topic, v.value);
-        // An unknown key, even one named like a prototype member, is refused (strict schema).
-        if (PROTO_KEYS.includes(key) && keptInJson(payload, key)) expect(v.ok).toBe(false);
-      }),
-      RUNS,
+      fc.property(
+        reading(),
+        fc.constantFrom(...TELEMETRY_FIELDS, ...PROTO_KEYS),
+        hostile,
+        (r, key, value) => {
+          const topic = telemetryTopic(r);
+          const payload = withOwn(r, key, value);
+          const v = validateTelemetry(topic, bytes(payload), now);
+          expectVerdict(v);
+          if (v.ok) expectSaneReading(topic, v.value);
+          // An unknown key, even one named like a prototype member, is refused (strict schema).
+          if (PROTO_KEYS.includes(key) && keptInJson(payload, key)) expect(v.ok).toBe(false);
+        },
+      ),
+      RUNS.batch,
     );
   });
 
@@ -303,7 +219,7 @@ describe('validateTelemetry (properties)', () => {
           if (v.ok) expectSaneReading(topic, v.value);
         },
       ),
-      RUNS,
+      RUNS.batch,
     );
   });
 
@@ -318,19 +234,19 @@ describe('validateTelemetry (properties)', () => {
         expectVerdict(v);
         expect(v.ok).toBe(false);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
   it('refuses a reading published on another machine’s topic', () => {
     fc.assert(
-      fc.property(reading(), id, (r, other) => {
+      fc.property(reading(), telemetryId, (r, other) => {
         fc.pre(other !== r.machineId);
         const v = validateTelemetry(telemetryTopic({ ...r, machineId: other }), bytes(r), now);
         expectVerdict(v);
         expect(v.ok).toBe(false);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
@@ -344,7 +260,7 @@ describe('validateTelemetry (properties)', () => {
         if (raw.length <= MAX_PAYLOAD_BYTES) expect(v).toEqual({ ok: true, value: r });
         else expect(v.ok).toBe(false);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
@@ -381,29 +297,26 @@ describe('validateEvent (properties)', () => {
           expect(v.value.skippedTo).toBeGreaterThanOrEqual(v.value.skippedFrom - 1);
         }
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
   it('accepts every valid resume event on its machine’s events topic (round trip, plus site and line)', () => {
     fc.assert(
-      fc.property(resumeEvent, id, id, (e, site, line) => {
+      fc.property(resumeEvent, telemetryId, telemetryId, (e, site, line) => {
         const v = validateEvent(eventsTopic(e, site, line), bytes(e), now);
         expect(v).toEqual({ ok: true, value: { ...e, site, line } });
-        expect(machineEventSchema.safeParse(JSON.parse(JSON.stringify(e)))).toEqual({
-          success: true,
-          data: e,
-        });
+        expectRoundTrip(machineEventSchema, e);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
   it('a valid event with one field made hostile is refused or still a valid event', () => {
     const keys = ['v', 'type', 'machineId', 'epoch', 'skippedFrom', 'skippedTo', 'ts', 'owner'];
     fc.assert(
-      fc.property(resumeEvent, fc.constantFrom(...keys, ...PROTO_KEYS), hostileValue, (e, key, value) => {
-        const payload = mutate(e, key, value);
+      fc.property(resumeEvent, fc.constantFrom(...keys, ...PROTO_KEYS), hostile, (e, key, value) => {
+        const payload = withOwn(e, key, value);
         const v = validateEvent(eventsTopic(e), bytes(payload), now);
         expectVerdict(v);
         if (v.ok) {
@@ -413,13 +326,13 @@ describe('validateEvent (properties)', () => {
         }
         if (PROTO_KEYS.includes(key) && keptInJson(payload, key)) expect(v.ok).toBe(false);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
   it('is refused on a telemetry topic or another machine’s topic', () => {
     fc.assert(
-      fc.property(resumeEvent, id, (e, other) => {
+      fc.property(resumeEvent, telemetryId, (e, other) => {
         expect(
           validateEvent(telemetryTopic({ site: 's', line: 'l', machineId: e.machineId }), bytes(e), now).ok,
         ).toBe(false);
@@ -428,18 +341,18 @@ describe('validateEvent (properties)', () => {
         expectVerdict(v);
         expect(v.ok).toBe(false);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 
   it('machineEventSchema never throws on fc.anything(), and what it accepts keeps skippedTo ≥ skippedFrom - 1', () => {
     fc.assert(
-      fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true }), (x) => {
+      fc.property(anyValue, (x) => {
         const r = machineEventSchema.safeParse(x);
         if (r.success) expect(r.data.skippedTo).toBeGreaterThanOrEqual(r.data.skippedFrom - 1);
         else expect(r.error.issues.length).toBeGreaterThan(0);
       }),
-      RUNS,
+      RUNS.batch,
     );
   });
 });

@@ -6,8 +6,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { FAULT_KINDS, SENSOR_FIELDS } from '../actors/commands.js';
+import { FAULT_KINDS } from '../actors/commands.js';
 import type { YamlResult } from '../common/yaml-file.js';
+import {
+  defined,
+  expectProblemsWithin,
+  expectRefusedAt,
+  expectYamlResult,
+  faultParams,
+  hostileValue,
+  opt,
+  PROTO_KEYS,
+  RUNS,
+  writeDoc,
+} from '../test/support/properties.js';
 import {
   NETWORK_LINKS,
   PROCESS_ROLES,
@@ -17,9 +29,6 @@ import {
   type TimelineEntry,
 } from './scenario.js';
 
-// Each case is a YAML document read by the yaml library (about a millisecond or two): fewer runs
-// than the JSON parsers, so that the whole unit project stays fast.
-const RUNS = { numRuns: 40 };
 /** Not `<name>.yaml`, so the generated name need not match the file's. */
 const FILE = 'generated.yml';
 
@@ -32,29 +41,13 @@ interface Case {
 }
 
 const seconds = (s: number) => `${s}s`;
-const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
-const positive = (max: number) => fc.integer({ min: 1, max });
-const field = fc.constantFrom(...SENSOR_FIELDS);
-function defined<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-const params: Record<(typeof FAULT_KINDS)[number], fc.Arbitrary<Record<string, unknown>>> = {
-  overheat: fc.record({ extraC: opt(positive(500)) }).map(defined),
-  bearing_wear: fc.record({ ratePerHour: opt(positive(1000)) }).map(defined),
-  jam: fc.constant({}),
-  sensor_stuck: fc.record({ field: opt(field), durationS: opt(positive(3600)) }).map(defined),
-  sensor_drift: fc
-    .record({
-      field: opt(field),
-      ratePerMin: opt(fc.integer({ min: -100, max: 100 })),
-      durationS: opt(positive(3600)),
-    })
-    .map(defined),
-  sensor_dropout: fc.record({ durationS: opt(positive(3600)) }).map(defined),
-  noise_burst: fc
-    .record({ field: opt(field), sigma: opt(positive(50)), durationS: opt(positive(3600)) })
-    .map(defined),
-};
+// Whole numbers, and faults of at most an hour: what fits in a run of a scenario.
+const params = faultParams({
+  positive: (max) => fc.integer({ min: 1, max }),
+  ratePerMin: fc.integer({ min: -100, max: 100 }),
+  maxDurationS: 3600,
+  maxSigma: 50,
+});
 
 /** One timeline entry that fits a run of `durationS` seconds on `machines` machines and `workers` workers. */
 const entry = (durationS: number, machines: number, workers: number) =>
@@ -197,34 +190,24 @@ const validCase: fc.Arbitrary<Case> = fc
 // ---------------------------------------------------------------------------------------------
 // Hostile input
 
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(
-    -1,
-    0,
+// Durations that are not quite durations, and processes, servers and patterns that do not exist.
+const hostile = hostileValue({
+  via: 'text',
+  longest: 20_000,
+  also: [
     1e300,
-    0.5,
-    null,
-    true,
-    '',
     '0s',
     '-5m',
     '9999999d',
     '1.5h',
-    '__proto__',
-    'constructor',
     'worker-0',
     'worker-999',
     'kafka',
     'a/b/c',
     '*/*/*',
-    [],
-    {},
     { __proto__: null },
-  ),
-  fc.nat({ max: 20_000 }).map((n) => 'x'.repeat(n)),
-  fc.jsonValue({ maxDepth: 4 }),
-);
-const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf', 'prototype'];
+  ],
+});
 
 /** YAML texts that have broken parsers: alias bombs, deep nesting, tags, merges, odd keys. */
 const hostileYaml = fc.oneof(
@@ -267,16 +250,11 @@ const hostileYaml = fc.oneof(
 
 // ---------------------------------------------------------------------------------------------
 
+/** Located problems (see expectYamlResult), each with its field, and one line of the reason for each. */
 function expectResult(r: YamlResult<Scenario>): void {
+  expectYamlResult(r, FILE);
   if (r.ok) return;
-  expect(r.problems.length).toBeGreaterThan(0);
-  for (const p of r.problems) {
-    expect(p.file).toBe(FILE);
-    expect(Number.isInteger(p.line) && p.line >= 1).toBe(true);
-    expect(Number.isInteger(p.column) && p.column >= 1).toBe(true);
-    expect(typeof p.field).toBe('string');
-    expect(p.message.trim()).not.toBe('');
-  }
+  for (const p of r.problems) expect(typeof p.field).toBe('string');
   expect(r.reason.split('\n')).toHaveLength(r.problems.length);
 }
 
@@ -284,7 +262,7 @@ describe('parseScenario (properties)', () => {
   it('never throws on any text, hostile YAML included: a scenario, or problems with file, line, column', () => {
     fc.assert(
       fc.property(hostileYaml, (text) => expectResult(parseScenario(text, FILE))),
-      RUNS,
+      RUNS.yaml,
     );
   });
 
@@ -311,23 +289,22 @@ describe('parseScenario (properties)', () => {
   it('accepts every valid scenario, written as YAML or as JSON, and gives the same typed value', () => {
     fc.assert(
       fc.property(validCase, fc.boolean(), ({ doc, value }, asJson) => {
-        const text = asJson ? JSON.stringify(doc) : stringify(doc);
-        expect(parseScenario(text, FILE)).toEqual({ ok: true, value });
+        expect(parseScenario(writeDoc(doc, asJson), FILE)).toEqual({ ok: true, value });
       }),
-      { numRuns: 80 },
+      RUNS.yamlRoundTrip,
     );
   });
 
   it('a valid scenario with one top-level field made hostile is refused with located problems, or still parses', () => {
     const keys = ['name', 'title', 'description', 'fleet', 'duration', 'seed', 'clock', 'timeline', 'expect'];
     fc.assert(
-      fc.property(validCase, fc.constantFrom(...keys, ...PROTO_KEYS), hostileValue, ({ doc }, key, value) => {
+      fc.property(validCase, fc.constantFrom(...keys, ...PROTO_KEYS), hostile, ({ doc }, key, value) => {
         const text = `${stringify({ ...doc, [key]: undefined }).trimEnd()}\n${stringify({ [key]: value })}`;
         const r = parseScenario(text, FILE);
         expectResult(r);
         if (PROTO_KEYS.includes(key) && value !== undefined) expect(r.ok).toBe(false);
       }),
-      RUNS,
+      RUNS.yaml,
     );
   });
 
@@ -341,7 +318,7 @@ describe('parseScenario (properties)', () => {
         validCase.filter((c) => (c.doc.timeline as unknown[]).length > 0),
         fc.nat(),
         badEntry,
-        hostileValue,
+        hostile,
         ({ doc }, i, key, value) => {
           const timeline = [...(doc.timeline as Record<string, unknown>[])];
           const k = i % timeline.length;
@@ -349,11 +326,10 @@ describe('parseScenario (properties)', () => {
           timeline[k] = bad;
           const r = parseScenario(stringify({ ...doc, timeline }), FILE);
           expectResult(r);
-          if (!r.ok)
-            for (const p of r.problems) expect(p.field.startsWith(`timeline[${k}]`), p.field).toBe(true);
+          expectProblemsWithin(r, `timeline[${k}]`);
         },
       ),
-      RUNS,
+      RUNS.yaml,
     );
   });
 
@@ -364,10 +340,9 @@ describe('parseScenario (properties)', () => {
         const timeline = [...(doc.timeline as unknown[]), { at: `${at}s`, kill: 'worker-1' }];
         const r = parseScenario(stringify({ ...doc, timeline }), FILE);
         expectResult(r);
-        expect(r.ok).toBe(false);
-        if (!r.ok) expect(r.problems.map((p) => p.field)).toContain(`timeline[${timeline.length - 1}].at`);
+        expectRefusedAt(r, `timeline[${timeline.length - 1}].at`);
       }),
-      RUNS,
+      RUNS.yaml,
     );
   });
 });

@@ -246,19 +246,10 @@ export class Region {
       return;
     }
     const env = parsed.data;
-    // A record on another machine's shard: its machine's owner never reads it, and this worker
-    // must not act on a machine it does not own. Refused, answered, dead-lettered.
-    const home = this.host.shardOf(env.machineId);
-    if (home !== shard) {
+    /** Refused here for good: counted, dead-lettered, and answered so that nobody waits for it. */
+    const refuse = async (code: PoisonCode, reason: string) => {
       metrics.inc('commandsRejected');
-      const reason = `a command for ${env.machineId} belongs on shard ${home}, not ${shard}`;
-      await this.deadLetter(heartbeat, {
-        key: env.machineId,
-        raw: value,
-        code: 'wrong-shard',
-        reason,
-        source,
-      });
+      await this.deadLetter(heartbeat, { key: env.machineId, raw: value, code, reason, source });
       if (env.replyTo)
         nc.publish(
           env.replyTo,
@@ -271,6 +262,13 @@ export class Region {
             shard,
           }),
         );
+    };
+    // A record on another machine's shard: its machine's owner never reads it, and this worker
+    // must not act on a machine it does not own. Refused, answered, dead-lettered.
+    const home = this.host.shardOf(env.machineId);
+    if (home !== shard) {
+      const reason = `a command for ${env.machineId} belongs on shard ${home}, not ${shard}`;
+      await refuse('wrong-shard', reason);
       return;
     }
     let answer: Awaited<ReturnType<ShardHost['command']>> | undefined;
@@ -304,27 +302,10 @@ export class Region {
             await new Promise((r) => setTimeout(r, 200 * failures));
             continue;
           }
-          const reason = `the command failed ${COMMAND_ATTEMPTS} times: ${String(err).slice(0, 300)}`;
-          metrics.inc('commandsRejected');
-          await this.deadLetter(heartbeat, {
-            key: env.machineId,
-            raw: value,
-            code: 'refused-by-model',
-            reason,
-            source,
-          });
-          if (env.replyTo)
-            nc.publish(
-              env.replyTo,
-              JSON.stringify({
-                commandId: env.commandId,
-                machineId: env.machineId,
-                ok: false,
-                reason,
-                owner: this.opts.workerId,
-                shard,
-              }),
-            );
+          await refuse(
+            'refused-by-model',
+            `the command failed ${COMMAND_ATTEMPTS} times: ${String(err).slice(0, 300)}`,
+          );
           return;
         }
         // Applied but not saved (fenced meanwhile, or the store did not answer): never answered

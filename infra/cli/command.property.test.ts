@@ -7,10 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_TYPES, FAULT_KINDS, parseCommand, SENSOR_FIELDS } from '../../actors/index.js';
+import { expectSentence, INHERITED_NAMES, RUNS, setOwn } from '../../test/support/properties.js';
 import { StackError } from '../supervisor/stack.js';
 import { commandOf, faultOf, paramsOf } from './command.js';
-
-const RUNS = { numRuns: 300 };
 
 /** Runs `build`; a refusal must be a StackError with a sentence. */
 function built<T>(build: () => T): T | undefined {
@@ -18,7 +17,7 @@ function built<T>(build: () => T): T | undefined {
     return build();
   } catch (err) {
     expect(err).toBeInstanceOf(StackError);
-    expect((err as Error).message.trim()).not.toBe('');
+    expectSentence((err as Error).message);
     return undefined;
   }
 }
@@ -45,7 +44,7 @@ const value = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.double().map(String),
   fc.constantFrom(...SENSOR_FIELDS, 'temperature', 'speed', '', '=', 'a=b', 'NaN', '1e400', '-1'),
-  fc.constantFrom('constructor', 'toString', 'valueOf', '__proto__'),
+  fc.constantFrom(...INHERITED_NAMES),
 );
 const pairs = fc.array(fc.tuple(key, value), { maxLength: 6 });
 
@@ -56,7 +55,7 @@ describe('paramsOf (properties)', () => {
         const params = built(() => paramsOf(words));
         if (params) for (const v of Object.values(params)) expect(typeof v).toBe('string');
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -65,17 +64,11 @@ describe('paramsOf (properties)', () => {
       fc.property(pairs, (ps) => {
         const params = paramsOf(ps.map(([k, v]) => `${k}=${v}`));
         const expected: Record<string, string> = {};
-        for (const [k, v] of ps)
-          Object.defineProperty(expected, k, {
-            value: v,
-            enumerable: true,
-            configurable: true,
-            writable: true,
-          });
+        for (const [k, v] of ps) setOwn(expected, k, v);
         expect(params).toEqual(expected);
         for (const [k] of ps) expect(Object.hasOwn(params, k)).toBe(true);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -93,7 +86,7 @@ describe('paramsOf (properties)', () => {
           expect(() => paramsOf(words)).toThrow(`not "${bad}"`);
         },
       ),
-      RUNS,
+      RUNS.small,
     );
   });
 });
@@ -125,9 +118,9 @@ describe('commandOf and faultOf, then parseCommand (properties)', () => {
         expect(command.type).toBe(type.toUpperCase());
         // What the CLI built, the machine's parser judges without throwing.
         const r = parseCommand(command);
-        if (!r.ok) expect(r.reason.trim()).not.toBe('');
+        if (!r.ok) expectSentence(r.reason);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -149,7 +142,7 @@ describe('commandOf and faultOf, then parseCommand (properties)', () => {
           expect(FAULT_KINDS).toContain(command.fault);
           const r = parseCommand(command);
           if (!r.ok) {
-            expect(r.reason.trim()).not.toBe('');
+            expectSentence(r.reason);
             return;
           }
           if (
@@ -160,7 +153,7 @@ describe('commandOf and faultOf, then parseCommand (properties)', () => {
             expect(SENSOR_FIELDS).toContain(r.command.params.field);
         },
       ),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -170,7 +163,7 @@ describe('commandOf and faultOf, then parseCommand (properties)', () => {
         const r = parseCommand(commandOf('set_speed', paramsOf([`rpm=${rpm}`])));
         expect(r).toEqual({ ok: true, command: { type: 'SET_SPEED', rpm } });
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 });

@@ -102,9 +102,9 @@ export function influxdb(ctx: ComponentContext): Component {
       await ensureUsers();
       const influx = pipelineInflux(config, 'admin');
       await influx.createDatabase(db);
-      const writer = influxAccount(config, 'writer').username;
-      await influx.grantPrivilege(writer, 'READ', db);
-      await influx.grantPrivilege(writer, 'WRITE', db);
+      // A database privilege is one value, not a set: a second GRANT replaces the first. ALL on
+      // one database is its READ and WRITE (not admin: the writer can drop nothing).
+      await influx.query(`GRANT ALL ON "${db}" TO "${influxAccount(config, 'writer').username}"`);
       await influx.grantPrivilege(influxAccount(config, 'reader').username, 'READ', db);
       const existing = new Map((await influx.showRetentionPolicies(db)).map((p) => [p.name, p]));
       for (const [rp, isDefault] of [

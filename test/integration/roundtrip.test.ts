@@ -147,6 +147,8 @@ describe('influxdb', () => {
     expect(await status(reader, read)).toBe(200);
     expect(await status(reader, write)).toBe(403);
     expect(await status(pipelineInflux(config, 'writer'), write)).toBe(200);
+    // The writer reads too (analytics and the workflow worker read what they wrote).
+    expect(await status(pipelineInflux(config, 'writer'), read)).toBe(200);
     // The writer may not drop the database (only the admin provisions).
     expect(await status(pipelineInflux(config, 'writer'), (c) => c.dropDatabase(config.influxDb))).toBe(403);
   });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Config, loadConfig, paths, projectRoot } from '../../common/config.js';
+import { type Config, loadConfig, projectRoot } from '../../common/config.js';
 import { keeperHeld } from '../../infra/cli/bench-pause.js';
 import { type CliResult, runCli } from '../../simulations/stack.js';
 

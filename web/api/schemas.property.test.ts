@@ -7,6 +7,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  anyValue,
+  expectParsed,
+  expectRoundTrip,
+  finite,
+  hostileValue,
+  keyId,
+  opt,
+  RUNS,
+} from '../../test/support/properties.js';
+import {
   acknowledgeBodySchema,
   commandBodySchema,
   injectBodySchema,
@@ -16,8 +26,6 @@ import {
   shelveBodySchema,
   ticketsQuerySchema,
 } from './schemas.js';
-
-const RUNS = { numRuns: 300 };
 
 const BODIES = {
   acknowledge: acknowledgeBodySchema,
@@ -37,22 +45,8 @@ function readBody(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-type Safe = { success: true; data: unknown } | { success: false; error: { issues: { message: string }[] } };
-function expectParsed(r: Safe): void {
-  if (r.success) return;
-  expect(r.error.issues.length).toBeGreaterThan(0);
-  for (const i of r.error.issues) expect(i.message.trim()).not.toBe('');
-}
-
-const by = fc.option(
-  fc.string({ minLength: 1, maxLength: 100 }).filter((s) => s.trim() === s && s !== ''),
-  { nil: undefined },
-);
-const machineId = fc.stringMatching(/^[A-Za-z0-9][\w.-]{0,99}$/);
-const paramValue = fc.oneof(
-  fc.string({ maxLength: 40 }),
-  fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => x + 0),
-);
+const by = opt(fc.string({ minLength: 1, maxLength: 100 }).filter((s) => s.trim() === s && s !== ''));
+const paramValue = fc.oneof(fc.string({ maxLength: 40 }), finite());
 const params = fc.dictionary(
   fc.string({ maxLength: 20 }).filter((k) => k !== '__proto__'),
   paramValue,
@@ -67,7 +61,7 @@ const validBodies = {
     .map(([minutes, b]) => withBy({ minutes }, b)),
   openTicket: fc
     .tuple(
-      machineId,
+      keyId,
       fc.string({ minLength: 1, maxLength: 500 }).filter((s) => s.trim() === s && s !== ''),
       by,
     )
@@ -80,26 +74,12 @@ const validBodies = {
     .map(([type, p, b]) => withBy({ type, params: p }, b)),
 };
 
-const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(
-    -1,
-    0,
-    1.5,
-    7 * 24 * 60 + 1,
-    1e308,
-    null,
-    true,
-    '',
-    '   ',
-    '__proto__',
-    'constructor',
-    [],
-    {},
-    { __proto__: { polluted: 1 } },
-  ),
-  fc.nat({ max: 100_000 }).map((n) => 'x'.repeat(n)),
-  fc.jsonValue({ maxDepth: 4 }),
-);
+// Just past the longest shelve, a blank `by`, and a body that sets its own prototype.
+const hostile = hostileValue({
+  via: 'text',
+  longest: 100_000,
+  also: [1.5, 7 * 24 * 60 + 1, '   ', { __proto__: { polluted: 1 } }],
+});
 
 describe('request bodies (properties)', () => {
   it('never throw on any body text, for every body schema', () => {
@@ -109,18 +89,18 @@ describe('request bodies (properties)', () => {
         const body = readBody(t);
         if (body.ok) expectParsed(BODIES[which].safeParse(body.value));
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
   it('never throw on fc.anything(), for every body schema', () => {
     fc.assert(
       fc.property(
-        fc.anything({ withNullPrototype: true, withBoxedValues: true }),
+        anyValue,
         fc.constantFrom(...(Object.keys(BODIES) as (keyof typeof BODIES)[])),
         (x, which) => expectParsed(BODIES[which].safeParse(x)),
       ),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -132,12 +112,9 @@ describe('request bodies (properties)', () => {
     );
     fc.assert(
       fc.property(any, ([which, body]) => {
-        expect(BODIES[which].safeParse(JSON.parse(JSON.stringify(body)))).toEqual({
-          success: true,
-          data: body,
-        });
+        expectRoundTrip(BODIES[which], body);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -159,7 +136,7 @@ describe('request bodies (properties)', () => {
       ),
     );
     fc.assert(
-      fc.property(any, fc.constantFrom(...keys), hostileValue, ([which, body], key, value) => {
+      fc.property(any, fc.constantFrom(...keys), hostile, ([which, body], key, value) => {
         // Written last into the JSON text (the last of two equal keys wins), so that "__proto__"
         // arrives as an own key, as JSON.parse makes it.
         const field = `${JSON.stringify(key)}:${JSON.stringify(value) ?? 'null'}`;
@@ -173,7 +150,7 @@ describe('request bodies (properties)', () => {
         // The body schemas are strict: a key they do not know is refused, prototype-ish or not.
         if (!(key in (BODIES[which].shape as object))) expect(r.success).toBe(false);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 });
@@ -208,7 +185,7 @@ describe('path parameters and query strings (properties)', () => {
         expectParsed(tickets);
         if (tickets.success) expect(['true', 'false']).toContain(tickets.data.all);
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
@@ -219,14 +196,14 @@ describe('path parameters and query strings (properties)', () => {
         expect(seriesQuerySchema.safeParse(q)).toEqual({ success: true, data: { minutes } });
         expect(ticketsQuerySchema.safeParse(q)).toEqual({ success: true, data: { all } });
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 
   it('a machine id path parameter: never throws on any decoded segment, accepts every valid id', () => {
-    const segment = fc.oneof(fc.webSegment(), fc.string(), machineId);
+    const segment = fc.oneof(fc.webSegment(), fc.string(), keyId);
     fc.assert(
-      fc.property(segment, machineId, (s, good) => {
+      fc.property(segment, keyId, (s, good) => {
         let decoded: string | undefined;
         try {
           decoded = decodeURIComponent(s);
@@ -244,7 +221,7 @@ describe('path parameters and query strings (properties)', () => {
           data: good,
         });
       }),
-      RUNS,
+      RUNS.small,
     );
   });
 });

@@ -186,7 +186,16 @@ export class ShardCoordinator {
   /** No saving: membership unconfirmed for longer than the safe fraction of the session. */
   writesFenced(): boolean {
     this.turn();
-    return this.now() - this.confirmedAt > this.opts.fenceAfterMs || this.confirmedAt <= this.gapAt;
+    return this.leaseExpired() || this.confirmedAt <= this.gapAt;
+  }
+
+  /**
+   * Out of touch with the group: no proof of membership sent within the safe fraction of the
+   * session. What health reports; a loop gap alone fences only until the next heartbeat (a
+   * fraction of a second), and is no sign of a worker that lost its group.
+   */
+  leaseExpired(): boolean {
+    return this.now() - this.confirmedAt > this.opts.fenceAfterMs;
   }
 
   /** No ticking or publishing: fenced, or a new assignment is still being applied. */

@@ -187,7 +187,7 @@ export class Region {
       this.host.size === 0 || c.emitted > this.lastEmitted.count || now - this.lastEmitted.at < 15_000;
     if (c.emitted > this.lastEmitted.count) this.lastEmitted = { at: now, count: c.emitted };
     // Out of touch with the group (a rebalance being applied is not a fence worth reporting).
-    const fenced = this.coordinator.writesFenced();
+    const fenced = this.coordinator.leaseExpired();
     const shards = this.host.ownedShards;
     const summary = `shards ${
       shards.length

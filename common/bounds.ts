@@ -20,9 +20,8 @@ export const MAX_FUTURE_MS = 5 * 60 * 1000;
 export const MAX_TEXT_CHARS = 1024;
 
 /**
- * A timestamp's refusal, or undefined when it lies in [now − MAX_AGE_MS, now + MAX_FUTURE_MS].
- * `store` is how far the stage that stores it may still be from the edge: the writer, the last
- * stage, accepts up to the retention itself (less an hour for its own batch).
+ * A timestamp's refusal, or undefined when it lies in [now − maxAgeMs, now + MAX_FUTURE_MS].
+ * The edge uses MAX_AGE_MS; the writer, the last stage, passes STORE_MAX_AGE_MS.
  */
 export function timeRefusal(
   ts: number,

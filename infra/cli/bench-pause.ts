@@ -6,7 +6,6 @@
  * suite runs the same rounds (fewer of them).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { NatsConnection } from 'nats';
 import type { Config } from '../../common/config.js';
@@ -17,7 +16,16 @@ import { connectNats } from '../../common/nats.js';
 import { sleep } from '../../common/retry.js';
 import { SnapshotStore } from '../../workers/snapshot-store.js';
 import type { Output } from '../supervisor/output.js';
-import { isAlive, readPidFile, waitFor } from '../supervisor/process.js';
+import { isAlive, processState, readPidFile, waitFor } from '../supervisor/process.js';
+
+const stoppedState = (pid: number) => {
+  try {
+    return processState(pid) === 'T';
+  } catch {
+    return false; // gone
+  }
+};
+
 import { StackError } from '../supervisor/stack.js';
 
 export interface PauseRound {
@@ -41,16 +49,6 @@ export interface PauseSoakResult {
 
 /** How long after the resume a stale owner would have published (a few ticks of every machine). */
 const STALE_WINDOW_MS = 3_000;
-
-/** The kernel's state letter for a process (T: stopped). */
-function processState(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return '?';
-  }
-}
 
 /**
  * Runs `work` with the stack's keeper stopped (SIGSTOP), so that a process stopped on purpose
@@ -110,7 +108,7 @@ export async function pauseRound(config: Config, nc: NatsConnection, worker: str
       process.kill(record.pid, 'SIGSTOP');
       try {
         // From the moment the kernel shows it stopped: a tick already under way may still land.
-        if (!(await waitFor(() => processState(record.pid) === 'T', 5_000, 5)))
+        if (!(await waitFor(() => stoppedState(record.pid), 5_000, 5)))
           throw new StackError(`${worker} did not stop on SIGSTOP.`);
         stoppedAt = Date.now();
         const moved = async () => {

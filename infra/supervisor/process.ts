@@ -40,14 +40,19 @@ export function readPidFile(file: string): PidRecord | undefined {
  */
 export function isAlive(record: PidRecord): boolean {
   try {
-    const stat = readFileSync(`/proc/${record.pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const state = processState(record.pid);
     if (state === 'Z' || state === 'X') return false;
     const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8');
     return cmdline === '' || cmdline.includes(record.marker);
   } catch {
     return false;
   }
+}
+
+/** The kernel's one-letter state of a process (/proc/<pid>/stat: R, S, T stopped, Z zombie…); throws if it is gone. */
+export function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
 /**

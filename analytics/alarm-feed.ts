@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
 import type { Config } from '../common/config.js';
 import { silentLogger } from '../common/log.js';
-import { TOPICS } from '../common/topics.js';
+import { GROUPS, TOPICS } from '../common/topics.js';
 import { pipelineKafka } from '../pipeline/kafka.js';
 import { type AlarmEvent, alarmEventSchema } from './events.js';
 
@@ -18,8 +18,8 @@ export async function followAlarmEvents(
   name: string,
   onEvent: (e: SeenAlarmEvent) => void,
 ): Promise<Consumer> {
-  const consumer = pipelineKafka(config, name, silentLogger).consumer({
-    groupId: `${name}-${randomUUID()}`,
+  const consumer = pipelineKafka(config, name, silentLogger, 'operator').consumer({
+    groupId: `${GROUPS.operatorPrefix}${name}-${randomUUID()}`,
     maxWaitTimeInMs: 200,
   });
   await consumer.connect();

@@ -20,11 +20,11 @@ async function main(argv: string[]): Promise<number> {
   const rules = loadRuleBook(args.rules);
   const log = jsonLogger({ role: 'analytics', instance: args.id });
   const metrics = new Metrics('analytics', args.id);
-  const nc = await connectNats(config, args.id, { reconnect: true });
+  const nc = await connectNats(config, args.id, 'analytics', { reconnect: true });
   const snapshots = await SnapshotStore.open(nc);
   const processor = new Processor({
     id: args.id,
-    kafka: pipelineKafka(config, args.id, log),
+    kafka: pipelineKafka(config, args.id, log, 'analytics'),
     nc,
     store: await AnalyticsStore.open(nc),
     registry: await FleetRegistry.open(nc),

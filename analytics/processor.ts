@@ -29,7 +29,7 @@ import type { FleetRegistry } from '../common/registry.js';
 import { retryUntil } from '../common/retry.js';
 import type { Metrics } from '../common/runtime.js';
 import { type TelemetryV1, telemetryV1Schema } from '../common/telemetry.js';
-import { TOPICS } from '../common/topics.js';
+import { GROUPS, TOPICS } from '../common/topics.js';
 import { GroupLag } from '../pipeline/group-lag.js';
 import { reliableProducer } from '../pipeline/kafka.js';
 import { machineEventSchema } from '../pipeline/validate.js';
@@ -59,11 +59,19 @@ import { alarmEvent, MachineAnalytics, type MachineInfo, newMachineState, type O
 import type { Rule, RuleBook } from './rules.js';
 import type { AnalyticsStore } from './store.js';
 
-export const ANALYTICS_GROUP = 'analytics';
+export const ANALYTICS_GROUP = GROUPS.analytics;
 
-/** What the processor reads of an owner's state event (`factory.machine.<id>.state`). */
+/**
+ * What the processor reads of an owner's state event (`factory.machine.<id>.state`). The
+ * transition and owner are required although only the ticket is used: a client allowed to
+ * watch a KV bucket can have its entries delivered on this subject, and a snapshot must not
+ * pass for an event (docs/security.md, NATS).
+ */
 const stateEventSchema = z.object({
   machineId: z.string(),
+  from: z.string(),
+  to: z.string(),
+  owner: z.string(),
   seq: z.number().int().nonnegative(),
   ticketId: z.string().nullable().optional(),
 });
@@ -164,7 +172,7 @@ export class Processor {
     // Skip announcements and alarm events reach every instance (they are few, and keyed to
     // another partitioning): the first fill seq gaps, the second count toward line floods.
     this.events = opts.kafka.consumer({
-      groupId: `${ANALYTICS_GROUP}-events.${opts.id}`,
+      groupId: `${GROUPS.analyticsEventsPrefix}${opts.id}`,
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
     });
@@ -247,7 +255,7 @@ export class Processor {
       callback: (_err, msg) => {
         try {
           const e = stateEventSchema.safeParse(msg.json());
-          if (e.success)
+          if (e.success && msg.subject === subjects.state(e.data.machineId))
             this.machines.get(e.data.machineId)?.m.setTicket(e.data.ticketId ?? null, e.data.seq);
         } catch {
           // not JSON: not an owner's event

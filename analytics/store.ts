@@ -7,7 +7,7 @@
  *   for `factory alarm list` and the web view (the processor alone writes it).
  */
 import type { KV, NatsConnection } from 'nats';
-import { followKv, type KvValue, readKv } from '../common/kv.js';
+import { bindBucket, followKv, type KvValue, readKv } from '../common/kv.js';
 import { type AlarmEvent, alarmEventSchema } from './events.js';
 import type { FloodState } from './flood.js';
 import type { MachineState } from './machine.js';
@@ -28,12 +28,9 @@ export class AnalyticsStore {
     private readonly open_: KV,
   ) {}
 
+  /** The buckets `factory up` provisioned (infra/servers/nats.ts). */
   static async open(nc: NatsConnection): Promise<AnalyticsStore> {
-    const js = nc.jetstream();
-    return new AnalyticsStore(
-      await js.views.kv(STATE_BUCKET, { history: 1 }),
-      await js.views.kv(OPEN_ALARMS_BUCKET, { history: 1 }),
-    );
+    return new AnalyticsStore(await bindBucket(nc, STATE_BUCKET), await bindBucket(nc, OPEN_ALARMS_BUCKET));
   }
 
   /** The saved state (its revision fences the next write), or undefined with revision 0. */

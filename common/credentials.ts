@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { type Config, paths } from './config.js';
+import { SERVICE_ROLES, type ServiceRole } from './service-roles.js';
 
 const account = z.object({ username: z.string().min(1), password: z.string().min(8) });
 export type Account = z.infer<typeof account>;
@@ -33,6 +34,14 @@ const credentialsSchema = z.object({
   influx: z
     .object({ admin: account, writer: account, reader: account, sharedSecret: z.string().min(16) })
     .optional(),
+  /**
+   * One account per service role on Kafka (SASL/SCRAM-SHA-512, except `admin`, which signs in
+   * with PLAIN because the broker itself uses it before any SCRAM credential exists) and on
+   * NATS (absent in files of older versions). What each role may do is in
+   * common/service-roles.ts.
+   */
+  kafka: z.record(z.string(), account).optional(),
+  nats: z.record(z.string(), account).optional(),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
@@ -77,6 +86,16 @@ export function ensureCredentials(
   if (!next.mqttClientIdSuffix) {
     next.mqttClientIdSuffix = randomBytes(9).toString('hex');
     changed = true;
+  }
+  for (const server of ['kafka', 'nats'] as const) {
+    next[server] ??= {};
+    const accounts = next[server];
+    for (const role of SERVICE_ROLES[server]) {
+      if (!accounts[role]) {
+        accounts[role] = { username: role, password: secret() };
+        changed = true;
+      }
+    }
   }
   for (const l of lines) {
     const key = lineKey(l);
@@ -142,4 +161,14 @@ export function influxAccount(config: Config, role: InfluxRole): Account {
   if (!influx)
     throw new CredentialsError('No InfluxDB accounts yet: run "factory up" once to generate them.');
   return influx[role];
+}
+
+/** The account a service role signs in with on Kafka or NATS, or a sentence saying how to get one. */
+export function serviceAccount(config: Config, server: 'kafka' | 'nats', role: ServiceRole): Account {
+  const found = readCredentials(config)[server]?.[role];
+  if (!found)
+    throw new CredentialsError(
+      `No ${server} account for role ${role} yet: run "factory up" once to generate it.`,
+    );
+  return found;
 }

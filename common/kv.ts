@@ -1,8 +1,17 @@
 /**
- * Reading NATS KV buckets whole: every key's latest value through one ordered consumer (a
- * watch), not a request per key, so 20,000 machines load in one pass.
+ * Opening the provisioned NATS KV buckets, and reading them whole: every key's latest value
+ * through one ordered consumer (a watch), not a request per key, so 20,000 machines load in one
+ * pass.
  */
-import type { JetStreamManager, KV, KvEntry } from 'nats';
+import type { JetStreamManager, KV, KvEntry, NatsConnection } from 'nats';
+
+/**
+ * A bucket that `factory up` provisioned, opened without looking it up or creating it: the
+ * process needs no right to create or change streams (common/nats-permissions.ts). Gets are
+ * direct, as nats.js made the bucket (`allow_direct`) and as it reads a bucket it creates.
+ */
+export const bindBucket = (nc: NatsConnection, bucket: string): Promise<KV> =>
+  nc.jetstream().views.kv(bucket, { bindOnly: true, allow_direct: true });
 
 export interface KvValue<T> {
   value: T;

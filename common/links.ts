@@ -51,7 +51,7 @@ export interface LinkProxy {
 
 /**
  * A Kafka client connects to the broker address the broker advertises, not to the address it
- * bootstrapped from: through a proxy to the PLAINTEXT listener it would learn the real address
+ * bootstrapped from: through a proxy to the CLIENT listener it would learn the real address
  * and go around the proxy. So each proxied role gets a listener of its own (BRIDGE, WRITER,
  * ANALYTICS), which advertises the role's proxy; the proxy forwards to that listener.
  */

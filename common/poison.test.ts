@@ -104,6 +104,14 @@ describe('classification', () => {
       'transient',
     );
     expect(classifyKafka(new Error('Connection error: ECONNREFUSED')).kind).toBe('transient');
+    // A refused grant is the broker's configuration (a data directory lost its ACLs until the
+    // next provision), never the record's fault: dead-lettering good readings for it would lose them.
+    for (const type of [
+      'TOPIC_AUTHORIZATION_FAILED',
+      'GROUP_AUTHORIZATION_FAILED',
+      'SASL_AUTHENTICATION_FAILED',
+    ])
+      expect(classifyKafka(Object.assign(new Error('x'), { type })).kind).toBe('transient');
   });
 
   it('Temporal: InvalidArgument is permanent, Unavailable is not', () => {

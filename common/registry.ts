@@ -12,7 +12,7 @@ import {
   reconcile,
   registeredMachineSchema,
 } from '../actors/registry.js';
-import { followKv, type KvValue, readKv } from './kv.js';
+import { bindBucket, followKv, type KvValue, readKv } from './kv.js';
 
 export const REGISTRY_BUCKET = 'fleet-registry';
 const MACHINES = 'machine.>';
@@ -30,7 +30,9 @@ export class FleetRegistry {
   private constructor(readonly kv: KV) {}
 
   static async open(nc: NatsConnection, opts: { create?: boolean } = {}): Promise<FleetRegistry> {
-    const kv = await nc.jetstream().views.kv(REGISTRY_BUCKET, { history: 5, bindOnly: !opts.create });
+    const kv = opts.create
+      ? await nc.jetstream().views.kv(REGISTRY_BUCKET, { history: 5 })
+      : await bindBucket(nc, REGISTRY_BUCKET);
     return new FleetRegistry(kv);
   }
 

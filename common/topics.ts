@@ -31,3 +31,17 @@ export function topicSpecs(config: Config) {
     { topic: TOPICS.machineCommands, numPartitions: config.partitions.commands, retentionMs: 7 * DAY_MS },
   ];
 }
+
+/**
+ * Kafka consumer groups. Each belongs to one service role (common/service-roles.ts grants it);
+ * tools' groups are per run and start with `operator.`, so no tool can join a service's group.
+ */
+export const GROUPS = {
+  writer: 'influx-writer',
+  analytics: 'analytics',
+  /** Each analytics instance reads every machine event and alarm under a group of its own. */
+  analyticsEventsPrefix: 'analytics-events.',
+  dispatcher: 'alarm-dispatcher',
+  workers: 'factory-workers',
+  operatorPrefix: 'operator.',
+} as const;

@@ -1,6 +1,20 @@
-import { Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, type LogEntry, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
 import { type Config, formatAddress } from '../common/config.js';
+import { serviceAccount } from '../common/credentials.js';
 import type { Logger } from '../common/log.js';
+import type { ServiceRole } from '../common/service-roles.js';
+
+/**
+ * How a role signs in to Kafka: SCRAM-SHA-512 (the password never crosses the wire), except
+ * `admin`, which the broker knows from its own configuration (PLAIN) so that it exists before
+ * any SCRAM credential does (infra/servers/kafka.ts).
+ */
+export function kafkaSasl(config: Config, role: ServiceRole): SASLOptions {
+  const { username, password } = serviceAccount(config, 'kafka', role);
+  return role === 'admin'
+    ? { mechanism: 'plain', username, password }
+    : { mechanism: 'scram-sha-512', username, password };
+}
 
 /** kafkajs's log lines, as our structured JSON (warnings and errors only). */
 const logCreator = (log: Logger) => () => (entry: LogEntry) => {
@@ -9,10 +23,12 @@ const logCreator = (log: Logger) => () => (entry: LogEntry) => {
   write(`kafka: ${message}`, { namespace: entry.namespace, ...fields });
 };
 
-export function pipelineKafka(config: Config, clientId: string, log: Logger): Kafka {
+/** A Kafka client of a service role: it may do only what KAFKA_GRANTS give that role. */
+export function pipelineKafka(config: Config, clientId: string, log: Logger, role: ServiceRole): Kafka {
   return new Kafka({
     clientId,
     brokers: [formatAddress(config.kafka)],
+    sasl: kafkaSasl(config, role),
     logLevel: logLevel.WARN,
     logCreator: logCreator(log),
     connectionTimeout: 3_000,

@@ -41,11 +41,12 @@ async function main(argv: string[]): Promise<number> {
   );
   const log = jsonLogger({ role: args.role, instance: args.id });
   const metrics = new Metrics(args.role, args.id);
-  const kafka = pipelineKafka(config, args.id, log);
+  const kafka = pipelineKafka(config, args.id, log, args.role);
   const [host, port] = args['metrics-addr'].split(':') as [string, string];
 
   // The bridge checks every machine against the fleet registry (a line speaks only for its own).
-  const nc = args.role === 'bridge' ? await connectNats(config, args.id, { reconnect: true }) : undefined;
+  const nc =
+    args.role === 'bridge' ? await connectNats(config, args.id, 'bridge', { reconnect: true }) : undefined;
   const machines = nc ? await FleetView.open(await FleetRegistry.open(nc)) : undefined;
   const process_ =
     args.role === 'bridge'

@@ -9,7 +9,7 @@ import type { Kafka } from 'kafkajs';
 import { MEASUREMENTS } from '../common/influx-schema.js';
 import { type Ranges, toRanges } from '../common/ranges.js';
 import { sleep } from '../common/retry.js';
-import { TOPICS } from '../common/topics.js';
+import { GROUPS, TOPICS } from '../common/topics.js';
 
 export type { Ranges };
 
@@ -179,7 +179,7 @@ export async function scanKafka(
   const seen = new Map<string, { base: number; hashes: Uint32Array; view: KafkaView }>();
   if (remaining.size === 0) return new Map();
   const consumer = kafka.consumer({
-    groupId: `factory-verify-${process.pid}-${Date.now()}`,
+    groupId: `${GROUPS.operatorPrefix}verify-${process.pid}-${Date.now()}`,
     allowAutoTopicCreation: false,
   });
   await consumer.connect();

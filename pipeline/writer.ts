@@ -6,13 +6,13 @@ import type { Logger } from '../common/log.js';
 import { classifyInflux, DeadLetters, type PoisonCode, writeIsolating } from '../common/poison.js';
 import type { Metrics } from '../common/runtime.js';
 import { idSchema, telemetryV1Schema } from '../common/telemetry.js';
-import { TOPICS } from '../common/topics.js';
+import { GROUPS, TOPICS } from '../common/topics.js';
 import { GroupLag } from './group-lag.js';
 import { alarmPoint, eventPoint, telemetryPoint, writeRaw } from './influx.js';
 import { reliableProducer } from './kafka.js';
 import { machineEventSchema } from './validate.js';
 
-export const WRITER_GROUP = 'influx-writer';
+export const WRITER_GROUP = GROUPS.writer;
 
 /** A point and the record it came from (for its dead-letter copy, should InfluxDB refuse it). */
 interface Stored {

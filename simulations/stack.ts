@@ -160,7 +160,7 @@ export interface LiveMachine {
 
 /** The fleet registry's active machines, in id order. */
 export async function liveMachines(config: Config): Promise<LiveMachine[]> {
-  const nc = await connectNats(config, 'factory-sim').catch(() => {
+  const nc = await connectNats(config, 'factory-sim', 'operator').catch(() => {
     throw new StackError('Cannot reach NATS: is the stack running ("factory status")?');
   });
   try {

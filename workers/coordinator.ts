@@ -13,9 +13,9 @@
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
-import { TOPICS } from '../common/topics.js';
+import { GROUPS, TOPICS } from '../common/topics.js';
 
-export const WORKER_GROUP = 'factory-workers';
+export const WORKER_GROUP = GROUPS.workers;
 
 export interface CoordinatorOptions {
   kafka: Kafka;

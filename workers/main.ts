@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const { args, config } = parseProcessArgs(argv);
   const log = jsonLogger({ role: 'worker', worker: args.id });
   const metrics = new Metrics('worker', args.id);
-  const nc = await connectNats(config, args.id, { reconnect: true });
+  const nc = await connectNats(config, args.id, 'workers', { reconnect: true });
   const registry = await FleetRegistry.open(nc);
   const store = await SnapshotStore.open(nc);
   const credentials = readCredentials(config);
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
   const region = new Region({
     workerId: args.id,
     nc,
-    kafka: pipelineKafka(config, args.id, log),
+    kafka: pipelineKafka(config, args.id, log, 'workers'),
     registry,
     store,
     sink: (hostedOn) =>

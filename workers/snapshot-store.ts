@@ -6,7 +6,7 @@
  */
 import type { KV, NatsConnection } from 'nats';
 import { z } from 'zod';
-import { type KvValue, readKv } from '../common/kv.js';
+import { bindBucket, type KvValue, readKv } from '../common/kv.js';
 
 export const SNAPSHOT_BUCKET = 'actor-snapshots';
 
@@ -55,9 +55,9 @@ export const parseSnapshot = (raw: unknown): SnapshotEntry | undefined => {
 export class SnapshotStore {
   private constructor(readonly kv: KV) {}
 
+  /** The bucket `factory up` provisioned (infra/servers/nats.ts). */
   static async open(nc: NatsConnection): Promise<SnapshotStore> {
-    // history 1: only the latest revision is ever read, and fencing is by that revision.
-    return new SnapshotStore(await nc.jetstream().views.kv(SNAPSHOT_BUCKET, { history: 1 }));
+    return new SnapshotStore(await bindBucket(nc, SNAPSHOT_BUCKET));
   }
 
   async read(machineId: string): Promise<KvValue<SnapshotEntry> | undefined> {

@@ -19,7 +19,7 @@ import {
   writeDoc,
   yamlText,
 } from '../test/support/properties.js';
-import { type EscalationConfig, escalationConfigSchema } from './config.js';
+import { type EscalationConfig, escalationConfigSchema, NOTIFICATIONS_SUBJECT } from './config.js';
 
 // A whole escalation file takes the YAML library ~5-10 ms to read on this box: fewer runs than
 // the other YAML files (RUNS.yaml), so that the unit project stays fast.
@@ -55,7 +55,8 @@ const channel: fc.Arbitrary<{ doc: Doc; value: Doc }> = fc.oneof(
       };
     }),
   fc
-    .stringMatching(/^[\w-]{1,12}(\.[\w-]{1,12}){0,3}$/)
+    .stringMatching(/^(\.[\w-]{1,12}){0,3}$/)
+    .map((below) => `${NOTIFICATIONS_SUBJECT}${below}`)
     .map((subject) => ({ doc: { kind: 'nats', subject }, value: { kind: 'nats', subject } })),
 );
 
@@ -207,6 +208,18 @@ describe('escalation files (properties)', () => {
           );
         },
       ),
+      ESCALATION_RUNS,
+    );
+  });
+
+  it('a NATS channel outside factory.notifications is refused at its subject (the server would drop it)', () => {
+    fc.assert(
+      fc.property(validConfig, fc.stringMatching(/^[\w-]{1,12}(\.[\w-]{1,12}){0,3}$/), ({ doc }, subject) => {
+        fc.pre(subject !== NOTIFICATIONS_SUBJECT && !subject.startsWith(`${NOTIFICATIONS_SUBJECT}.`));
+        const d = structuredClone(doc) as { channels: Record<string, unknown> };
+        d.channels.elsewhere = { kind: 'nats', subject };
+        expectRefusedAt(parse(stringify(d)), 'channels.elsewhere.subject');
+      }),
       ESCALATION_RUNS,
     );
   });

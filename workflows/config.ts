@@ -19,6 +19,13 @@ const seconds = z
   .min(0)
   .max(7 * 86_400, 'at most a week');
 
+/**
+ * Where NATS channels publish: the workflow worker's NATS account may publish notifications only
+ * here (common/nats-permissions.ts), so a channel elsewhere is refused at start-up rather than
+ * by the server, silently, at every notification.
+ */
+export const NOTIFICATIONS_SUBJECT = 'factory.notifications';
+
 const channel = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('log') }),
   z.strictObject({
@@ -30,7 +37,11 @@ const channel = z.discriminatedUnion('kind', [
     kind: z.literal('nats'),
     subject: z
       .string()
-      .regex(/^[\w-]+(\.[\w-]+)*$/, 'expected a plain NATS subject such as factory.notifications'),
+      .regex(/^[\w-]+(\.[\w-]+)*$/, `expected a plain NATS subject such as ${NOTIFICATIONS_SUBJECT}`)
+      .refine(
+        (s) => s === NOTIFICATIONS_SUBJECT || s.startsWith(`${NOTIFICATIONS_SUBJECT}.`),
+        `expected ${NOTIFICATIONS_SUBJECT} or a subject under it (the only subjects notifications may use)`,
+      ),
   }),
 ]);
 

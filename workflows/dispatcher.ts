@@ -14,13 +14,13 @@ import { type AlarmEvent, alarmEventSchema } from '../analytics/events.js';
 import type { Logger } from '../common/log.js';
 import { classifyTemporal, DeadLetters, writeIsolating } from '../common/poison.js';
 import type { Metrics } from '../common/runtime.js';
-import { TOPICS } from '../common/topics.js';
+import { GROUPS, TOPICS } from '../common/topics.js';
 import { GroupLag } from '../pipeline/group-lag.js';
 import { reliableProducer } from '../pipeline/kafka.js';
 import { dispatchAlarmEvent } from './client.js';
 import type { EscalationConfig } from './config.js';
 
-export const DISPATCHER_GROUP = 'alarm-dispatcher';
+export const DISPATCHER_GROUP = GROUPS.dispatcher;
 
 /** How many alarms of one batch go to Temporal at once. */
 const PARALLEL = 16;

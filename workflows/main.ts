@@ -56,8 +56,8 @@ async function main(argv: string[]): Promise<number> {
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const added = await ensureSearchAttributes(connection, config.temporalNamespace);
   if (added.length > 0) log.info('registered search attributes', { added });
-  const nc = await connectNats(config, args.id, { reconnect: true });
-  const kafka = pipelineKafka(config, args.id, log);
+  const nc = await connectNats(config, args.id, 'workflows', { reconnect: true });
+  const kafka = pipelineKafka(config, args.id, log, 'workflows');
   const producer = reliableProducer(kafka);
   await producer.connect();
   const activities = createActivities({

@@ -99,7 +99,7 @@ export async function benchAlarms(
   req: AlarmsBenchRequest,
   out: Output,
 ): Promise<AlarmsBenchResult> {
-  const nc = await connectNats(config, 'factory-bench-alarms').catch(() => {
+  const nc = await connectNats(config, 'factory-bench-alarms', 'admin').catch(() => {
     throw new StackError('Cannot reach NATS: run "factory up --machines 200" first.');
   });
   const registry = await FleetRegistry.open(nc);

@@ -153,7 +153,7 @@ export async function pauseRound(config: Config, nc: NatsConnection, worker: str
 }
 
 export async function benchPauseSoak(config: Config, rounds: number, out: Output): Promise<PauseSoakResult> {
-  const nc = await connectNats(config, 'factory-bench-pause').catch(() => {
+  const nc = await connectNats(config, 'factory-bench-pause', 'admin').catch(() => {
     throw new StackError('Cannot reach NATS: start the stack with "factory up" first.');
   });
   try {

@@ -377,7 +377,7 @@ async function registerBenchMachines(
   machines: BenchMachine[],
   register = true,
 ): Promise<void> {
-  const nc = await connectNats(config, 'factory-bench');
+  const nc = await connectNats(config, 'factory-bench', 'admin');
   try {
     const registry = await FleetRegistry.open(nc);
     if (register)

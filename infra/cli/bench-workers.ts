@@ -81,7 +81,7 @@ export async function benchFailover(
   kills: number,
   out: Output,
 ): Promise<FailoverBenchResult> {
-  const nc = await connectNats(config, 'factory-bench-failover').catch(() => {
+  const nc = await connectNats(config, 'factory-bench-failover', 'admin').catch(() => {
     throw new StackError('Cannot reach NATS: start the stack with "factory up" first.');
   });
   const mq = await mqtt.connectAsync(`mqtt://${formatAddress(config.mqtt)}`, {

@@ -158,7 +158,7 @@ export async function benchWorkflows(
     connectTimeout: 3_000,
   });
   const client = new Client({ connection, namespace: config.temporalNamespace });
-  const producer = reliableProducer(pipelineKafka(config, 'bench-workflows', silentLogger));
+  const producer = reliableProducer(pipelineKafka(config, 'bench-workflows', silentLogger, 'admin'));
   await producer.connect();
   const run = randomUUID().slice(0, 6);
   const started: string[] = [];

@@ -7,6 +7,12 @@ import { projectRoot } from '../../common/config.js';
 import type { HostBenchResult } from '../../workers/bench.js';
 import type { Output } from '../supervisor/output.js';
 import { type AlarmsBenchRequest, type AlarmsBenchResult, benchAlarms } from './bench-alarms.js';
+import {
+  BROKER_CRASHES,
+  type BrokerCrashKind,
+  type BrokerCrashResult,
+  benchBrokerCrash,
+} from './bench-broker-crash.js';
 import { benchPauseSoak, type PauseSoakResult } from './bench-pause.js';
 import { benchPipeline, type PipelineBenchRequest, type PipelineBenchResult } from './bench-pipeline.js';
 import { benchFailover, type FailoverBenchResult } from './bench-workers.js';
@@ -22,6 +28,8 @@ export interface BenchRequest {
   failover?: { config: Config; kills: number };
   /** Also pause workers of the running stack past their session and look for stale readings. */
   pauseSoak?: { config: Config; rounds: number };
+  /** Also crash the running stack's MQTT broker, each way, round after round, and check for loss. */
+  brokerCrash?: { config: Config; rounds: number };
   /** Also inject random faults into the running stack's machines and score the alarms. */
   alarms?: AlarmsBenchRequest & { config: Config };
   /** Also flood the running stack's dispatcher with alarm events and time the escalation starts. */
@@ -120,6 +128,14 @@ function pauseLines(p: PauseSoakResult): string[] {
   ];
 }
 
+function brokerCrashLines(b: BrokerCrashResult): string[] {
+  return (Object.keys(BROKER_CRASHES) as BrokerCrashKind[]).map((kind) => {
+    const rs = b.rounds.filter((r) => r.kind === kind);
+    const span = (v: number[]) => `${n(Math.min(...v) / 1000, 2)}-${n(Math.max(...v) / 1000, 2)} s`;
+    return `  broker ${BROKER_CRASHES[kind]}, ${rs.length} rounds: back in ${span(rs.map((r) => r.restartedMs))}, flowing in ${span(rs.map((r) => r.recoveredMs))}, lost ${Math.max(...rs.map((r) => r.checked.lost))}`;
+  });
+}
+
 const LIMITS = {
   'temporal-server':
     "Temporal limits, not the dispatcher: the server persists each escalation's start, tasks, timers and activities",
@@ -174,6 +190,13 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     );
     pauseSoak = await benchPauseSoak(req.pauseSoak.config, req.pauseSoak.rounds, out);
   }
+  let brokerCrash: BrokerCrashResult | undefined;
+  if (req.brokerCrash) {
+    out.line(
+      `Crashing the MQTT broker: ${req.brokerCrash.rounds} rounds of SIGKILL, SIGKILL with its data lost, and SIGTERM, each checked for loss…`,
+    );
+    brokerCrash = await benchBrokerCrash(req.brokerCrash.config, req.brokerCrash.rounds, out);
+  }
   let alarms: AlarmsBenchResult | undefined;
   if (req.alarms) {
     const { config, ...load } = req.alarms;
@@ -207,6 +230,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
     shardHost: host,
     ...(failover ? { failover } : {}),
     ...(pauseSoak ? { pauseSoak } : {}),
+    ...(brokerCrash ? { brokerCrash } : {}),
     ...(pipeline ? { pipeline } : {}),
     ...(alarms ? { alarms } : {}),
     ...(workflows ? { workflows } : {}),
@@ -223,6 +247,7 @@ export async function bench(req: BenchRequest, out: Output): Promise<string> {
       `  hosted by a worker: ${n(host.bytesPerHostedMachine)} bytes per machine (${n(host.ratioToBareActor * 100, 1)}% of a bare actor's ${n(host.bytesPerBareActor)}, measured alongside)`,
       ...(failover ? failoverLines(failover) : []),
       ...(pauseSoak ? pauseLines(pauseSoak) : []),
+      ...(brokerCrash ? brokerCrashLines(brokerCrash) : []),
       ...(pipeline ? pipelineLines(pipeline) : []),
       ...(alarms ? alarmLines(alarms) : []),
       ...(workflows ? workflowLines(workflows) : []),

@@ -61,7 +61,7 @@ export async function requestOverKafka<T>(
   parse: (raw: unknown) => T | undefined,
   timeoutMs: number,
 ): Promise<T | undefined> {
-  const producer = reliableProducer(pipelineKafka(config, 'factory-command', silentLogger));
+  const producer = reliableProducer(pipelineKafka(config, 'factory-command', silentLogger, 'operator'));
   await producer.connect();
   try {
     return await requestVia(nc, producer, send, parse, timeoutMs);
@@ -72,7 +72,7 @@ export async function requestOverKafka<T>(
 
 /** NATS for a CLI command, or a sentence saying the stack is not running. */
 export const cliNats = (config: Config) =>
-  connectNats(config, 'factory-command').catch(() => {
+  connectNats(config, 'factory-command', 'operator').catch(() => {
     throw new StackError('Cannot reach NATS: is the stack running ("factory status")?');
   });
 

@@ -365,7 +365,7 @@ const commands: Record<string, Command> = {
   bench: {
     summary: 'run the benchmarks and write JSON results (reports/bench/)',
     usage:
-      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pause-soak [--rounds R]] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--workflows [--flood N] [--over S] [--burst N]] [--out DIR]',
+      'bench [--machines N] [--seconds S] [--failover [--kills K]] [--pause-soak] [--broker-crash] [--rounds R] [--pipeline [--rate R] [--duration S] [--publishers P]] [--alarms [--minutes M] [--every S]] [--workflows [--flood N] [--over S] [--burst N]] [--out DIR]',
     options: {
       machines: { type: 'string', help: 'fleet size for the actor benchmark (default 10000)' },
       seconds: { type: 'string', help: 'simulated seconds per machine (default 20)' },
@@ -391,7 +391,14 @@ const commands: Record<string, Command> = {
         type: 'boolean',
         help: "also stop the running stack's workers (SIGSTOP) past their session, resume them and count stale readings (factory up first)",
       },
-      rounds: { type: 'string', help: 'pauses for --pause-soak (default 20)' },
+      'broker-crash': {
+        type: 'boolean',
+        help: "also crash the running stack's MQTT broker (SIGKILL, SIGKILL with its data lost, SIGTERM), let the keeper restart it and check that nothing is lost (factory up --machines 1000 first)",
+      },
+      rounds: {
+        type: 'string',
+        help: 'pauses for --pause-soak (default 20); rounds of the three crashes for --broker-crash (default 3)',
+      },
       alarms: {
         type: 'boolean',
         help: "also inject random faults into the running stack's machines and score the alarms: detection latency, precision, recall (factory up --machines 200 first)",
@@ -436,10 +443,13 @@ const commands: Record<string, Command> = {
       const failover = values.failover
         ? { config, kills: wholeNumber('kills', values.kills, 10) }
         : undefined;
-      if (!values['pause-soak'] && values.rounds !== undefined)
-        throw new UsageError('--rounds applies to --pause-soak.');
+      if (!values['pause-soak'] && !values['broker-crash'] && values.rounds !== undefined)
+        throw new UsageError('--rounds applies to --pause-soak and --broker-crash.');
       const pauseSoak = values['pause-soak']
         ? { config, rounds: wholeNumber('rounds', values.rounds, 20) }
+        : undefined;
+      const brokerCrash = values['broker-crash']
+        ? { config, rounds: wholeNumber('rounds', values.rounds, 3) }
         : undefined;
       if (!values.alarms && (values.minutes !== undefined || values.every !== undefined))
         throw new UsageError('--minutes and --every apply to --alarms.');
@@ -463,7 +473,10 @@ const commands: Record<string, Command> = {
             burst: wholeNumber('burst', values.burst, 1000),
           }
         : undefined;
-      await bench({ machines, seconds, outDir, pipeline, failover, pauseSoak, alarms, workflows }, out);
+      await bench(
+        { machines, seconds, outDir, pipeline, failover, pauseSoak, brokerCrash, alarms, workflows },
+        out,
+      );
       return 0;
     },
   },

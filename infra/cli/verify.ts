@@ -20,7 +20,7 @@ async function expectations(config: Config): Promise<{
   expected: Map<string, Expectation>;
   reservations: () => Promise<Map<string, number>>;
 }> {
-  const nc = await connectNats(config, 'factory-verify').catch(() => {
+  const nc = await connectNats(config, 'factory-verify', 'operator').catch(() => {
     throw new VerifyError('Cannot reach NATS: is the stack running ("factory status")?');
   });
   try {
@@ -56,7 +56,7 @@ async function expectations(config: Config): Promise<{
     return {
       expected,
       reservations: async () => {
-        const c = await connectNats(config, 'factory-verify');
+        const c = await connectNats(config, 'factory-verify', 'operator');
         try {
           const all = await (await SnapshotStore.open(c)).all();
           return new Map([...all].map(([id, e]) => [id, e.value.reservedUpTo]));
@@ -90,7 +90,7 @@ export async function checkLoss(
   opts.onStart?.(expected.size);
   return verifyLoss({
     influx: pipelineInflux(config, 'reader'),
-    kafka: pipelineKafka(config, 'factory-verify', silentLogger),
+    kafka: pipelineKafka(config, 'factory-verify', silentLogger, 'operator'),
     expected,
     reservations,
     waitMs: opts.waitMs,

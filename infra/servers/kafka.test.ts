@@ -10,16 +10,35 @@ const props = (text: string) =>
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
 
+const admin = { username: 'admin', password: 's3cret-pass' };
 const tools = { kafkaLib: '/lib', temporal: '', toxiproxy: '' };
 
 describe('kafkaProperties', () => {
-  it('has PLAINTEXT and CONTROLLER only without link proxies', () => {
-    const p = props(kafkaProperties(loadConfig({}), '/data/kafka/data'));
-    expect(p.listeners).toBe('PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093');
-    expect(p['advertised.listeners']).toBe('PLAINTEXT://127.0.0.1:9092');
-    expect(p['listener.security.protocol.map']).toBe('CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT');
-    expect(p['inter.broker.listener.name']).toBe('PLAINTEXT');
+  it('has CLIENT and CONTROLLER only without link proxies, both SASL', () => {
+    const p = props(kafkaProperties(loadConfig({}), '/data/kafka/data', admin));
+    expect(p.listeners).toBe('CLIENT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093');
+    expect(p['advertised.listeners']).toBe('CLIENT://127.0.0.1:9092');
+    expect(p['listener.security.protocol.map']).toBe('CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT');
+    expect(p['inter.broker.listener.name']).toBe('CLIENT');
     expect(p['log.dirs']).toBe('/data/kafka/data');
+  });
+
+  it('authorises every request, deny by default, with only the admin as super user', () => {
+    const p = props(kafkaProperties(loadConfig({}), '/d', admin));
+    expect(p['authorizer.class.name']).toBe('org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+    expect(p['allow.everyone.if.no.acl.found']).toBe('false');
+    expect(p['super.users']).toBe('User:admin');
+    expect(p['sasl.enabled.mechanisms']).toBe('SCRAM-SHA-512,PLAIN');
+    expect(p['listener.name.controller.sasl.enabled.mechanisms']).toBe('PLAIN');
+    // PLAIN knows only the admin: every role must use SCRAM.
+    expect(p['listener.name.client.plain.sasl.jaas.config']).toMatch(/ user_admin="s3cret-pass";$/);
+    expect(p['listener.name.client.plain.sasl.jaas.config']?.match(/user_/g)).toHaveLength(1);
+  });
+
+  it('refuses an account that JAAS would misread rather than writing a broken file', () => {
+    expect(() => kafkaProperties(loadConfig({}), '/d', { username: 'admin', password: 'a"b c;' })).toThrow(
+      /JAAS/,
+    );
   });
 
   it('adds a listener per proxied role that advertises its proxy, with link proxies on', () => {
@@ -29,18 +48,19 @@ describe('kafkaProperties', () => {
       FACTORY_KAFKA_CONTROLLER_ADDR: '127.0.0.1:39093',
       FACTORY_PROXY_PORT_BASE: '38500',
     });
-    const p = props(kafkaProperties(config, '/d'));
+    const p = props(kafkaProperties(config, '/d', admin));
     expect(p.listeners).toBe(
-      'PLAINTEXT://127.0.0.1:39092,CONTROLLER://127.0.0.1:39093,BRIDGE://127.0.0.1:38520,WRITER://127.0.0.1:38524,ANALYTICS://127.0.0.1:38525',
+      'CLIENT://127.0.0.1:39092,CONTROLLER://127.0.0.1:39093,BRIDGE://127.0.0.1:38520,WRITER://127.0.0.1:38524,ANALYTICS://127.0.0.1:38525',
     );
     expect(p['advertised.listeners']).toBe(
-      'PLAINTEXT://127.0.0.1:39092,BRIDGE://127.0.0.1:38500,WRITER://127.0.0.1:38504,ANALYTICS://127.0.0.1:38505',
+      'CLIENT://127.0.0.1:39092,BRIDGE://127.0.0.1:38500,WRITER://127.0.0.1:38504,ANALYTICS://127.0.0.1:38505',
     );
     expect(p['listener.security.protocol.map']).toBe(
-      'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,BRIDGE:PLAINTEXT,WRITER:PLAINTEXT,ANALYTICS:PLAINTEXT',
+      'CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT,BRIDGE:SASL_PLAINTEXT,WRITER:SASL_PLAINTEXT,ANALYTICS:SASL_PLAINTEXT',
     );
-    expect(p['inter.broker.listener.name']).toBe('PLAINTEXT');
+    expect(p['inter.broker.listener.name']).toBe('CLIENT');
     expect(p['controller.listener.names']).toBe('CONTROLLER');
+    expect(p['listener.name.bridge.scram-sha-512.sasl.jaas.config']).toBeDefined();
   });
 
   it('binds the role listeners too, so the port check covers them', () => {

@@ -428,7 +428,7 @@ async function portConflicts(toStart: Component[]): Promise<string[]> {
  * (or revives) machines, shrinking retires the newest. Workers follow the registry live.
  */
 async function applyRegistry(config: Config, plan: StackPlan, out: Output): Promise<void> {
-  const nc = await connectNats(config, 'factory-up');
+  const nc = await connectNats(config, 'factory-up', 'admin');
   try {
     const registry = await FleetRegistry.open(nc, { create: true });
     const r = await registry.apply(fleetOf(plan), { machines: plan.machines });

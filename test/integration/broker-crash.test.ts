@@ -1,46 +1,31 @@
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatAddress, paths } from '../../common/config.js';
 import { readCredentials } from '../../common/credentials.js';
 import { silentLogger } from '../../common/log.js';
 import { Metrics } from '../../common/runtime.js';
+import {
+  BROKER_CRASHES,
+  type BrokerCrashKind,
+  brokerCrashRound,
+  flowing,
+} from '../../infra/cli/bench-broker-crash.js';
 import { keeperStateFile } from '../../infra/servers/keeper.js';
-import { readHealthz } from '../../infra/servers/pipeline.js';
 import { isAlive, readPidFile, waitFor } from '../../infra/supervisor/process.js';
 import { BRIDGE_SUBSCRIPTIONS, Bridge } from '../../pipeline/bridge.js';
 import { pipelineKafka } from '../../pipeline/kafka.js';
-import { factory, keeperPaused, testConfig } from './stack-env.js';
+import { factory, testConfig } from './stack-env.js';
 
 /**
  * The broker is the one server every reading passes through twice (worker → broker → bridge).
- * These tests run the suite's stack with 1,000 machines, crash the broker in three ways, three
- * rounds in a row, and let the keeper (not the test) bring it back: every published reading
- * must be stored. Then flow-based health and the keeper's restarts of pipeline processes.
+ * These tests run the suite's stack with 1,000 machines, crash the broker in three ways, and
+ * let the keeper (not the test) bring it back: every published reading must be stored. Then flow-based health and the keeper's restarts of pipeline processes.
  */
 const config = testConfig();
 const MACHINES = 1_000;
 
 const pidOf = (name: string) => readPidFile(paths(config).pid(name));
-
-async function bridgeReceived(): Promise<number> {
-  let total = 0;
-  for (let n = 1; n <= config.pipeline.bridges; n++) {
-    try {
-      total += (await readHealthz(config, 'bridge', n)).counters.received ?? 0;
-    } catch {
-      // a bridge being restarted: counted when it answers again
-    }
-  }
-  return total;
-}
-
-/** Waits until the bridges have received `n` more readings: data is flowing, not sockets open. */
-async function flowing(n: number, timeoutMs: number): Promise<boolean> {
-  const start = await bridgeReceived();
-  return waitFor(async () => (await bridgeReceived()) - start >= n, timeoutMs, 250);
-}
 
 interface VerifyTotals {
   machines: number;
@@ -86,7 +71,7 @@ beforeAll(async () => {
   expect(down.code, down.stderr).toBe(0);
   const up = await factory(['up', '--machines', String(MACHINES)], {}, 600_000);
   expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
-  expect(await flowing(5_000, 60_000)).toBe(true);
+  expect(await flowing(config, 5_000, 60_000)).toBe(true);
 }, 700_000);
 
 afterAll(async () => {
@@ -97,72 +82,30 @@ afterAll(async () => {
     process.stderr.write(`[broker-crash] restoring the default stack failed:\n${up.stderr}\n`);
 }, 700_000);
 
-const crashes: { name: string; crash: (pid: number) => Promise<void> }[] = [
-  {
-    name: 'SIGKILL',
-    crash: async (pid) => {
-      process.kill(pid, 'SIGKILL');
-    },
-  },
-  {
-    name: 'SIGKILL with its data directory deleted (a broker that lost all state)',
-    crash: (pid) =>
-      keeperPaused(async () => {
-        process.kill(pid, 'SIGKILL');
-        expect(await waitFor(() => !isAlive(pidOf('mosquitto')!), 5_000)).toBe(true);
-        rmSync(join(paths(config).server('mosquitto'), 'data'), { recursive: true, force: true });
-      }),
-  },
-  {
-    name: 'graceful stop (SIGTERM)',
-    crash: async (pid) => {
-      process.kill(pid, 'SIGTERM');
-    },
-  },
-];
-
 describe(`a broker crash with ${MACHINES} machines streaming loses nothing`, () => {
   let duplicatesBefore = 0;
   const figures: string[] = [];
   afterAll(() => process.stdout.write(`[broker-crash]\n${figures.join('\n')}\n`));
 
-  for (let round = 1; round <= 3; round++) {
-    for (const { name, crash } of crashes) {
-      it(`round ${round}: ${name}; the keeper restarts it and verify finds every reading`, async () => {
-        expect(await flowing(2_000, 30_000)).toBe(true);
-        const victim = pidOf('mosquitto')!;
-        const t0 = Date.now();
-        await crash(victim.pid);
-        // The keeper, not the test, starts a new broker.
-        expect(
-          await waitFor(() => {
-            const now = pidOf('mosquitto');
-            return !!now && now.pid !== victim.pid && isAlive(now);
-          }, 30_000),
-        ).toBe(true);
-        const restartedMs = Date.now() - t0;
-        const byKeeper = () => keeperRestarts().some((r) => r.name === 'mosquitto' && r.at >= t0 - 1_000);
-        expect(await waitFor(byKeeper, 10_000)).toBe(true);
-        // Recovered means data flows again through the bridges, within 10 s of the restart.
-        expect(await flowing(2_000, 10_000)).toBe(true);
-        const recoveredMs = Date.now() - t0;
-        const verifyStart = Date.now();
-        const totals = await verifyNoLoss(`round ${round}, ${name}`);
-        expect(Date.now() - verifyStart).toBeLessThan(90_000);
-        figures.push(
-          `round ${round} ${name}: broker back in ${restartedMs} ms, data flowing in ${recoveredMs} ms, ` +
-            `verify ${Date.now() - verifyStart} ms: ${totals.published} published, ${totals.lost} lost, ` +
-            `${totals.duplicates - duplicatesBefore} new duplicates`,
-        );
-        duplicatesBefore = totals.duplicates;
-      });
-    }
+  // One round of each; `factory bench --broker-crash --rounds 3` runs many (figures in the README).
+  for (const [kind, name] of Object.entries(BROKER_CRASHES) as [BrokerCrashKind, string][]) {
+    it(`${name}: the keeper restarts it and verify finds every reading`, async () => {
+      const round = await brokerCrashRound(config, kind, () => verifyNoLoss(name));
+      expect(round.verifyMs).toBeLessThan(90_000);
+      const totals = round.checked;
+      figures.push(
+        `${name}: broker back in ${round.restartedMs} ms, data flowing in ${round.recoveredMs} ms, ` +
+          `verify ${round.verifyMs} ms: ${totals.published} published, ${totals.lost} lost, ` +
+          `${totals.duplicates - duplicatesBefore} new duplicates`,
+      );
+      duplicatesBefore = totals.duplicates;
+    });
   }
 });
 
 describe('health that means flow', () => {
   it('a bridge whose lanes are silently unsubscribed is reported unhealthy', async () => {
-    const kafka = pipelineKafka(config, 'bridge-silence-test', silentLogger);
+    const kafka = pipelineKafka(config, 'bridge-silence-test', silentLogger, 'admin');
     const metrics = new Metrics('bridge', 'bridge-silence-test');
     const bridge = new Bridge({
       id: 'bridge-silence-test',
@@ -247,7 +190,7 @@ describe('the keeper', () => {
     const restarts = keeperRestarts().filter((r) => r.at >= t0 - 1_000);
     for (const v of victims) expect(restarts.find((r) => r.name === v)?.why, v).toMatch(/not running/);
     process.stdout.write(`[broker-crash] keeper replaced ${victims.join(', ')} in ${Date.now() - t0} ms\n`);
-    expect(await flowing(2_000, 30_000)).toBe(true);
+    expect(await flowing(config, 2_000, 30_000)).toBe(true);
     await verifyNoLoss('after the keeper restarted writer, bridge and worker');
   }, 300_000);
 });

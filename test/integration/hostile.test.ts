@@ -27,7 +27,7 @@ import { factory, testConfig } from './stack-env.js';
  */
 const config = testConfig();
 const url = `mqtt://${formatAddress(config.mqtt)}`;
-const kafka = pipelineKafka(config, 'hostile-test', silentLogger);
+const kafka = pipelineKafka(config, 'hostile-test', silentLogger, 'admin');
 const influx = pipelineInflux(config, 'writer');
 const tag = randomUUID().slice(0, 6);
 
@@ -70,7 +70,7 @@ async function lineAccount(line: string, clientId?: string) {
 beforeAll(async () => {
   const r = await factory(['up']);
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-  nc = await connectNats(config, 'hostile-test');
+  nc = await connectNats(config, 'hostile-test', 'admin');
   machines = [...(await (await FleetRegistry.open(nc)).machines()).values()].filter(
     (m) => m.retiredAt === null && !m.external,
   );

@@ -13,7 +13,7 @@ let kv: KV;
 const bucket = `kv-test-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
-  nc = await connectNats(config, 'kv-test');
+  nc = await connectNats(config, 'kv-test', 'admin');
   kv = await nc.jetstream().views.kv(bucket, { history: 1 });
   for (let i = 0; i < KEYS; i++) await kv.put(`machine.M-${i}`, JSON.stringify({ i, pad: 'x'.repeat(800) }));
   await kv.put('meta.fleet', JSON.stringify({ note: 'outside machine.>' }));

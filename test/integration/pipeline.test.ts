@@ -18,7 +18,7 @@ const url = `mqtt://${formatAddress(config.mqtt)}`;
 /** This run's machine ids are its own: a rerun against the same stack starts every seq at 1. */
 const run = randomUUID().slice(0, 4);
 const influx = pipelineInflux(config, 'reader');
-const kafka = pipelineKafka(config, 'pipeline-test', silentLogger);
+const kafka = pipelineKafka(config, 'pipeline-test', silentLogger, 'admin');
 
 /** A rig of `count` external machines on plant-1/line-1 streaming every 100 ms. */
 const stream = (prefix: string, count: number) => startRig(config, { prefix: `${prefix}${run}`, count });

@@ -76,7 +76,7 @@ describe('mosquitto', () => {
 
 describe('nats', () => {
   it('answers request/reply and fences KV writes by revision', async () => {
-    const nc = await connectNats(config, 'roundtrip-test');
+    const nc = await connectNats(config, 'roundtrip-test', 'admin');
     cleanups.push(() => nc.close());
     nc.subscribe('factory.machine.M-TEST.query', { callback: (_e, m) => m.respond(m.data) });
     const reply = await nc.request('factory.machine.M-TEST.query', 'hello', { timeout: 3_000 });
@@ -98,7 +98,7 @@ describe('nats', () => {
 
 describe('kafka', () => {
   it('has the contract topics and round-trips a keyed record through a consumer group', async () => {
-    const k = kafkaClient(config, 'roundtrip-test');
+    const k = kafkaClient(config, 'roundtrip-test', 'admin');
     const admin = k.admin();
     await admin.connect();
     cleanups.push(() => admin.disconnect());

@@ -40,7 +40,7 @@ export async function startRig(
     addedAt: Date.now(),
     retiredAt: null,
   }));
-  const nc = await connectNats(config, `rig-${opts.prefix}`);
+  const nc = await connectNats(config, `rig-${opts.prefix}`, 'admin');
   try {
     await (await FleetRegistry.open(nc)).registerExternal(machines);
   } finally {
@@ -100,7 +100,7 @@ export async function startRig(
       clearInterval(timer);
       await sink.stop(20_000);
       rmSync(scratch, { recursive: true, force: true });
-      const c = await connectNats(config, `rig-${opts.prefix}`);
+      const c = await connectNats(config, `rig-${opts.prefix}`, 'admin');
       try {
         await (await FleetRegistry.open(c)).unregisterExternal(machines.map((m) => m.machineId));
       } finally {

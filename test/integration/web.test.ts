@@ -144,7 +144,7 @@ async function shows(page: Page, machineId: string, state: keyof typeof COLOURS,
 beforeAll(async () => {
   mkdirSync(artefacts, { recursive: true });
   token = apiToken(config);
-  nc = await connectNats(config, 'web-test');
+  nc = await connectNats(config, 'web-test', 'admin');
   alarmsFeed = await followAlarmEvents(config, 'web-test', (e) => events.push(e));
   browser = await launchBrowser();
 }, 120_000);

@@ -119,7 +119,7 @@ async function upTo(machines: number, workers: number) {
 }
 
 beforeAll(async () => {
-  nc = await connectNats(config, 'workers-test');
+  nc = await connectNats(config, 'workers-test', 'admin');
   await upTo(MACHINES, 3);
 }, 300_000);
 
@@ -211,7 +211,7 @@ describe('sharded workers', () => {
         answers.set(String(a.commandId), a);
       },
     });
-    const producer = reliableProducer(pipelineKafka(config, 'workers-test', silentLogger));
+    const producer = reliableProducer(pipelineKafka(config, 'workers-test', silentLogger, 'admin'));
     await producer.connect();
     const sent = new Map<string, number>();
     let scaling: Promise<{ code: number | null }> | undefined;

@@ -60,9 +60,9 @@ async function cli(args: string[]) {
 beforeAll(async () => {
   mkdirSync(artefacts, { recursive: true });
   alarmsFeed = await followAlarmEvents(config, 'workflows-test', (e) => events.push(e));
-  producer = reliableProducer(pipelineKafka(config, 'workflows-test', silentLogger));
+  producer = reliableProducer(pipelineKafka(config, 'workflows-test', silentLogger, 'admin'));
   await producer.connect();
-  nc = await connectNats(config, 'workflows-test');
+  nc = await connectNats(config, 'workflows-test', 'admin');
   // What the UI channel tells people, as the live view would hear it.
   notifications = nc.subscribe('factory.notifications.>', {
     callback: (_e, msg) => {

@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   const rules = loadRuleBook();
   // Read once now, so a missing credentials file stops the process with its reason.
   apiToken(config);
-  const nc = await connectNats(config, args.id, { reconnect: true });
+  const nc = await connectNats(config, args.id, 'operator', { reconnect: true });
   const live = new LiveFleet({
     nc,
     registry: await FleetRegistry.open(nc),

@@ -229,17 +229,25 @@ export class Processor {
       const parts = e.payload.memberAssignment[TOPICS.telemetry] ?? [];
       void this.serial(() => this.assign(parts));
     });
-    this.consumer.on(CRASH, (e) => {
-      o.log.error('consumer crashed', { error: String(e.payload.error), restart: e.payload.restart });
+    // A consumer kafkajs will not restart (an authorization error while a restarted broker has
+    // no ACLs yet is one) ends the process, and the keeper starts a new one: never a stage that
+    // looks healthy while it reads nothing.
+    const onCrash = (which: string) => (e: { payload: { error: Error; restart: boolean } }) => {
+      o.log.error(`${which} consumer crashed`, {
+        error: String(e.payload.error),
+        restart: e.payload.restart,
+      });
       if (!e.payload.restart) {
         this.running = false;
         o.onFatal?.(e.payload.error);
       }
-    });
+    };
+    this.consumer.on(CRASH, onCrash('telemetry'));
     await this.consumer.run({
       autoCommit: false,
       eachBatch: (p) => this.serial(() => this.batch(p)),
     });
+    this.events.on(this.events.events.CRASH, onCrash('events'));
     await this.events.connect();
     await this.events.subscribe({ topics: [TOPICS.machineEvents, TOPICS.alarms], fromBeginning: false });
     await this.events.run({

@@ -104,15 +104,21 @@ export function ensureCredentials(
       changed = true;
     }
   }
-  if (changed) {
-    mkdirSync(dirname(file), { recursive: true });
-    // Atomically: a reader (or a crash) never sees half a file of secrets.
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
-  }
+  if (changed) writePrivateFile(file, `${JSON.stringify(next, null, 2)}\n`);
   return { credentials: next, changed };
+}
+
+/**
+ * Writes a file that holds secrets: readable by us alone from its first byte (a file of an older
+ * version, created 644, is replaced, never rewritten in place), and atomically, so a reader or a
+ * crash never sees half of it.
+ */
+export function writePrivateFile(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
 }
 
 export class CredentialsError extends Error {}

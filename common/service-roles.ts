@@ -14,7 +14,7 @@ export const SERVICE_ROLES = {
   nats: ['admin', 'bridge', 'analytics', 'workers', 'workflows', 'operator'],
 } as const satisfies Record<string, readonly ServiceRole[]>;
 
-export type KafkaOperation = 'READ' | 'WRITE' | 'DESCRIBE';
+export type KafkaOperation = 'READ' | 'WRITE';
 
 /** One allow rule: an operation on a topic or consumer group, named exactly or by prefix. */
 export interface KafkaGrant {
@@ -34,11 +34,10 @@ const group = (name: string, prefixed = false): KafkaGrant => ({
   prefixed,
   operations: ['READ'],
 });
-/** Reading a group's committed offsets (lag in `factory status`), without joining it. */
-const describeGroup = (name: string): KafkaGrant => ({ resource: 'group', name, operations: ['DESCRIBE'] });
 
 /**
- * Kafka's grants per role. READ and WRITE imply DESCRIBE of the same resource, and WRITE on
+ * Kafka's grants per role. READ and WRITE imply DESCRIBE of the same resource (a stage's own
+ * lag: its group's offsets and its topics' ends), and WRITE on
  * any topic allows an idempotent producer (KIP-679). Every stage that refuses input
  * dead-letters it, so every stage may write `telemetry.dlq`.
  */
@@ -66,6 +65,5 @@ export const KAFKA_GRANTS: Record<Exclude<ServiceRole, 'admin'>, KafkaGrant[]> =
     ...write(TOPICS.machineCommands, TOPICS.alarmCommands),
     ...read(TOPICS.telemetry, TOPICS.alarms),
     group(GROUPS.operatorPrefix, true),
-    ...[GROUPS.writer, GROUPS.analytics, GROUPS.dispatcher, GROUPS.workers].map(describeGroup),
   ],
 };

@@ -30,7 +30,7 @@ describe('servers without authentication stay on loopback', () => {
     const refusals = exposedBinds(components);
     expect(refusals).toHaveLength(2);
     expect(refusals[0]).toMatch(
-      /^kafka would listen on 0\.0\.0\.0:9092 without authentication: keep FACTORY_KAFKA_ADDR on 127\.0\.0\.1/,
+      /^kafka would listen on 0\.0\.0\.0:9092, reachable from other machines without authentication or TLS: keep FACTORY_KAFKA_ADDR on 127\.0\.0\.1/,
     );
     expect(refusals[1]).toMatch(/^nats would listen on 10\.0\.0\.5:4222/);
     expect(exposedBinds([kafka(ctx({})), nats(ctx({}))])).toEqual([]);

@@ -9,8 +9,8 @@ export interface Component {
   address: string;
   /**
    * Addresses it binds, each with the variable that moves it (named when a port is taken).
-   * `authenticated`: every client must prove who it is there (MQTT passwords, the API token);
-   * any other bind is refused on an address other machines can reach.
+   * `authenticated`: fit for the network (every client proves who it is: MQTT passwords, the
+   * API token); any other bind is refused on an address other machines can reach.
    */
   binds: { addr: Address; variable: string; authenticated?: boolean }[];
   /** Writes config files and prepares storage; idempotent. */
@@ -70,8 +70,9 @@ export const isLoopback = (host: string): boolean =>
   host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 
 /**
- * One sentence per bind that would expose a server without authentication to the network
- * (Kafka, NATS, InfluxDB and Temporal run without it in the embedded default: docs/security.md).
+ * One sentence per bind that would expose a server unfit for the network: Temporal's dev server
+ * has no authentication, and Kafka's admin, NATS and InfluxDB send passwords in clear without
+ * TLS (docs/security.md).
  */
 export function exposedBinds(components: Component[]): string[] {
   return components.flatMap((c) =>
@@ -79,7 +80,7 @@ export function exposedBinds(components: Component[]): string[] {
       .filter((b) => !b.authenticated && !isLoopback(b.addr.host))
       .map(
         (b) =>
-          `${c.name} would listen on ${b.addr.host}:${b.addr.port} without authentication: keep ${b.variable} on 127.0.0.1 (docs/security.md says which servers authenticate).`,
+          `${c.name} would listen on ${b.addr.host}:${b.addr.port}, reachable from other machines without authentication or TLS: keep ${b.variable} on 127.0.0.1 (docs/security.md says which servers may leave loopback).`,
       ),
   );
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KAFKA_GRANTS, SERVICE_ROLES } from '../../common/service-roles.js';
 import { GROUPS, TOPICS } from '../../common/topics.js';
-import { formatScramArgs, kafkaAcls } from './kafka-access.js';
+import { kafkaAcls } from './kafka-access.js';
 
 const READ = 3;
 const WRITE = 4;
@@ -42,14 +42,5 @@ describe('Kafka grants', () => {
     expect(kafkaAcls().some((a) => a.principal === 'User:admin')).toBe(false);
     expect(kafkaAcls().every((a) => a.resourceType === TOPIC || a.resourceType === GROUP)).toBe(true);
     expect(Object.keys(KAFKA_GRANTS).sort()).toEqual(SERVICE_ROLES.kafka.filter((r) => r !== 'admin').sort());
-  });
-
-  it('formats every role but admin with a SCRAM credential', () => {
-    const account = (r: string) => ({ username: r, password: `${r}-password` });
-    const kafka = Object.fromEntries(SERVICE_ROLES.kafka.map((r) => [r, account(r)]));
-    const args = formatScramArgs({ mqtt: account('o'), mqttBridge: account('b'), mqttGateways: {}, kafka });
-    expect(args.filter((a) => a === '--add-scram')).toHaveLength(SERVICE_ROLES.kafka.length - 1);
-    expect(args).toContain('SCRAM-SHA-512=[name=bridge,password=bridge-password]');
-    expect(args.join(' ')).not.toContain('name=admin');
   });
 });

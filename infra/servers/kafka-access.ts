@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import kafkajs, { type AclEntry, type Admin, Kafka, logLevel } from 'kafkajs';
 import { type Config, formatAddress, projectRoot } from '../../common/config.js';
-import { type Credentials, readCredentials } from '../../common/credentials.js';
+import { readCredentials } from '../../common/credentials.js';
 import { KAFKA_GRANTS, SERVICE_ROLES, type ServiceRole } from '../../common/service-roles.js';
 import { kafkaSasl } from '../../pipeline/kafka.js';
 
@@ -67,14 +67,6 @@ export async function syncKafkaAcls(admin: Admin): Promise<{ created: number; de
   return { created: missing.length, deleted: stale.length };
 }
 
-/** StorageTool arguments that create every role's SCRAM credential with the metadata itself. */
-export function formatScramArgs(credentials: Credentials): string[] {
-  return ROLES.flatMap((role) => {
-    const a = credentials.kafka?.[role];
-    return a ? ['--add-scram', `SCRAM-SHA-512=[name=${a.username},password=${a.password}]`] : [];
-  });
-}
-
 /** The roles whose SCRAM sign-in the broker refuses (missing or changed credentials). */
 async function refusedRoles(config: Config): Promise<string[]> {
   const refused: string[] = [];
@@ -100,9 +92,10 @@ async function refusedRoles(config: Config): Promise<string[]> {
 }
 
 /**
- * Every role can sign in: a data directory formatted before accounts existed (an upgrade), or a
- * password changed in credentials.json, gets its credentials upserted through the broker's own
- * Admin client (kafkajs has no call for it). Returns the roles that had to be (re)created.
+ * Every role can sign in: a new data directory, one formatted before accounts existed (an
+ * upgrade), or a password changed in credentials.json gets its credentials upserted through the
+ * broker's own Admin client (kafkajs has no call for it), the passwords on its standard input,
+ * never in arguments that `ps` shows. Returns the roles that had to be (re)created.
  */
 export async function ensureScramAccounts(config: Config, kafkaLib: string): Promise<string[]> {
   const refused = await refusedRoles(config);

@@ -1,17 +1,17 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { addressVariable, type Config, formatAddress, paths } from '../../common/config.js';
-import { type Account, readCredentials, serviceAccount } from '../../common/credentials.js';
+import { type Account, serviceAccount, writePrivateFile } from '../../common/credentials.js';
 import { kafkaRoleListeners } from '../../common/links.js';
 import type { ServiceRole } from '../../common/service-roles.js';
 import { topicSpecs } from '../../common/topics.js';
 import { kafkaSasl } from '../../pipeline/kafka.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
-import { ensureScramAccounts, formatScramArgs, syncKafkaAcls } from './kafka-access.js';
+import { ensureScramAccounts, syncKafkaAcls } from './kafka-access.js';
 
 const run = promisify(execFile);
 
@@ -149,10 +149,7 @@ export function kafka(ctx: ComponentContext): Component {
     async prepare() {
       mkdirSync(dataDir, { recursive: true });
       // It holds the admin's password.
-      writeFileSync(props, kafkaProperties(config, dataDir, serviceAccount(config, 'kafka', 'admin')), {
-        mode: 0o600,
-      });
-      chmodSync(props, 0o600);
+      writePrivateFile(props, kafkaProperties(config, dataDir, serviceAccount(config, 'kafka', 'admin')));
       writeFileSync(
         log4j,
         [
@@ -174,17 +171,7 @@ export function kafka(ctx: ComponentContext): Component {
           'java',
           java(
             'kafka.tools.StorageTool',
-            // Every role's SCRAM credential is born with the metadata, so the roles can sign in
-            // the moment the broker answers (also after its data directory was lost).
-            [
-              'format',
-              '-t',
-              clusterId,
-              '-c',
-              props,
-              '--ignore-formatted',
-              ...formatScramArgs(readCredentials(config)),
-            ],
+            ['format', '-t', clusterId, '-c', props, '--ignore-formatted'],
             ['-Xmx256m'],
           ),
         );

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { type Address, addressVariable, formatAddress, paths } from '../../common/config.js';
 import { confirmTopic } from '../../common/confirm.js';
-import { type Credentials, readCredentials } from '../../common/credentials.js';
+import { type Credentials, readCredentials, writePrivateFile } from '../../common/credentials.js';
 import { connectOperator } from '../../common/mqtt.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
 
@@ -79,7 +79,7 @@ export function mosquitto(ctx: ComponentContext): Component {
       mkdirSync(join(dir, 'data'), { recursive: true });
       const creds = readCredentials(config);
       const users = [creds.mqtt, creds.mqttBridge, ...Object.values(creds.mqttGateways)];
-      writeFileSync(passwd, users.map((u) => `${u.username}:${u.password}\n`).join(''), { mode: 0o600 });
+      writePrivateFile(passwd, users.map((u) => `${u.username}:${u.password}\n`).join(''));
       const hashed = spawnSync('mosquitto_passwd', ['-U', passwd], { encoding: 'utf8' });
       if (hashed.status !== 0) throw new Error(`mosquitto_passwd failed: ${hashed.stderr.trim()}`);
       writeFileSync(acl, renderAcl(creds), { mode: 0o600 });

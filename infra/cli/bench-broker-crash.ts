@@ -29,7 +29,7 @@ export interface BrokerCrashRound<T = LossReport['totals']> {
   kind: BrokerCrashKind;
   /** Crash → a new broker process started by the keeper. */
   restartedMs: number;
-  /** Crash → the bridges received 2,000 more readings. */
+  /** Crash → the bridges received `flowReadings` more readings. */
   recoveredMs: number;
   verifyMs: number;
   /** What the loss check found after the round. */
@@ -81,8 +81,10 @@ export async function brokerCrashRound<T>(
   config: Config,
   kind: BrokerCrashKind,
   check: () => Promise<T>,
+  /** Readings the bridges must receive to call data flowing: about two seconds of the fleet's. */
+  flowReadings = 2_000,
 ): Promise<BrokerCrashRound<T>> {
-  if (!(await flowing(config, 2_000, 30_000)))
+  if (!(await flowing(config, flowReadings, 30_000)))
     throw new StackError('No data flowing through the bridges before the crash: is the stack healthy?');
   const victim = pidOf(config, 'mosquitto');
   if (!victim) throw new StackError('No broker running: start the stack with "factory up" first.');
@@ -103,7 +105,7 @@ export async function brokerCrashRound<T>(
     ).restarts;
   if (!(await waitFor(() => restarts().some((r) => r.name === 'mosquitto' && r.at >= t0 - 1_000), 10_000)))
     throw new StackError('A new broker runs, but the keeper did not record restarting it.');
-  if (!(await flowing(config, 2_000, 10_000)))
+  if (!(await flowing(config, flowReadings, 10_000)))
     throw new StackError(
       `Data did not flow again within 10 s of the broker's restart (${BROKER_CRASHES[kind]}).`,
     );

@@ -91,7 +91,7 @@ describe(`a broker crash with ${MACHINES} machines streaming loses nothing`, () 
   // One round of each; `factory bench --broker-crash --rounds 3` runs many (figures in the README).
   for (const [kind, name] of Object.entries(BROKER_CRASHES) as [BrokerCrashKind, string][]) {
     it(`${name}: the keeper restarts it and verify finds every reading`, async () => {
-      const round = await brokerCrashRound(config, kind, () => verifyNoLoss(name));
+      const round = await brokerCrashRound(config, kind, () => verifyNoLoss(name), 2 * MACHINES);
       expect(round.verifyMs).toBeLessThan(90_000);
       const totals = round.checked;
       figures.push(

@@ -13,6 +13,18 @@ import { kafkaSasl } from '../../pipeline/kafka.js';
 // kafkajs is CommonJS and Node's loader does not see its enums as named exports.
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
+/** A client of the embedded broker for the stack's own tools: health, provisioning, tests. */
+export const kafkaClient = (config: Config, clientId: string, role: ServiceRole) =>
+  new Kafka({
+    clientId,
+    brokers: [formatAddress(config.kafka)],
+    sasl: kafkaSasl(config, role),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { retries: 2, initialRetryTime: 200 },
+  });
+
 const ROLES = SERVICE_ROLES.kafka.filter((r): r is Exclude<ServiceRole, 'admin'> => r !== 'admin');
 
 /** Every allow rule of every role, as the broker stores them. */
@@ -71,14 +83,8 @@ export async function syncKafkaAcls(admin: Admin): Promise<{ created: number; de
 async function refusedRoles(config: Config): Promise<string[]> {
   const refused: string[] = [];
   for (const role of ROLES) {
-    const admin = new Kafka({
-      clientId: 'factory-provision',
-      brokers: [formatAddress(config.kafka)],
-      sasl: kafkaSasl(config, role),
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 3_000,
-      retry: { retries: 0 },
-    }).admin();
+    // A refused sign-in is not retried (kafkajs: non-retriable), whatever the client's retries.
+    const admin = kafkaClient(config, 'factory-provision', role).admin();
     try {
       await admin.connect();
     } catch (err) {

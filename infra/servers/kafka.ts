@@ -3,28 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { addressVariable, type Config, formatAddress, paths } from '../../common/config.js';
 import { type Account, serviceAccount, writePrivateFile } from '../../common/credentials.js';
 import { kafkaRoleListeners } from '../../common/links.js';
-import type { ServiceRole } from '../../common/service-roles.js';
 import { topicSpecs } from '../../common/topics.js';
-import { kafkaSasl } from '../../pipeline/kafka.js';
 import { type Component, type ComponentContext, withTimeout } from './component.js';
-import { ensureScramAccounts, syncKafkaAcls } from './kafka-access.js';
+import { ensureScramAccounts, kafkaClient, syncKafkaAcls } from './kafka-access.js';
+
+export { kafkaClient };
 
 const run = promisify(execFile);
-
-export const kafkaClient = (config: Config, clientId: string, role: ServiceRole) =>
-  new Kafka({
-    clientId,
-    brokers: [formatAddress(config.kafka)],
-    sasl: kafkaSasl(config, role),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3_000,
-    requestTimeout: 10_000,
-    retry: { retries: 2, initialRetryTime: 200 },
-  });
 
 /** A KRaft cluster id: 16 random bytes, base64url; never starting with '-' (argument parsers). */
 function newClusterId(): string {
